@@ -1,0 +1,161 @@
+"""Command line: python -m minigrpo {data,warmup,grpo,eval,figures} [options].
+
+Every config field is a flag (``group_size`` -> ``--group-size``); ``--help`` lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from .config import GRPOConfig, ModelConfig, TaskConfig, WarmupConfig
+from .task import DATA_DIR
+
+DEFAULT_INIT = DATA_DIR / "warmstart.pt"
+FIGURES_DIR = Path(__file__).resolve().parent.parent / "figures"
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, cls) -> None:
+    group = parser.add_argument_group(cls.__name__)
+    for f in fields(cls):
+        kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+        group.add_argument(
+            "--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=f.default,
+            help=f"(default: {f.default})",
+        )
+
+
+def _config(cls, args: argparse.Namespace):
+    return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+
+
+def cmd_data(args) -> None:
+    from .task import make_splits, write_jsonl
+
+    cfg = _config(TaskConfig, args)
+    train, test = make_splits(cfg)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(train, out / "train.jsonl")
+    write_jsonl(test, out / "test.jsonl")
+    print(json.dumps({"train": len(train), "test": len(test), "dir": str(out)}))
+
+
+def cmd_warmup(args) -> None:
+    from .checkpoint import save_checkpoint
+    from .evaluate import greedy_accuracy
+    from .runtime import RunFolder, resolve_device
+    from .task import load_split
+    from .warmup import warm_start
+
+    model_cfg, cfg = _config(ModelConfig, args), _config(WarmupConfig, args)
+    device = resolve_device(cfg.device)
+    train, test = load_split("train", args.data), load_split("test", args.data)
+    run = RunFolder(args.out, {"model": model_cfg, "warmup": cfg})
+    model = warm_start(model_cfg, cfg, train, test, device, log=run.log)
+    result = greedy_accuracy(model, test)
+    save_checkpoint(model, run.path / "policy.pt", meta={"kind": "warm start", "test_accuracy": result["accuracy"]})
+    print(json.dumps({**result, "checkpoint": str(run.path / "policy.pt")}))
+
+
+def cmd_grpo(args) -> None:
+    from .checkpoint import load_checkpoint, save_checkpoint
+    from .grpo.trainer import train_grpo
+    from .runtime import RunFolder, resolve_device, seed_everything
+    from .task import load_split
+
+    cfg = _config(GRPOConfig, args)
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    policy, _ = load_checkpoint(args.init, device=device)
+    train, test = load_split("train", args.data), load_split("test", args.data)
+    run = RunFolder(args.out, {"model": policy.cfg, "grpo": cfg})
+    history = []
+
+    def log(record):
+        history.append(record)
+        run.log(record)
+
+    train_grpo(policy, cfg, train, test, log=log)
+    save_checkpoint(policy, run.path / "policy.pt", meta={"kind": "grpo", "init": str(args.init)})
+    accuracies = [r["test_accuracy"] for r in history if "test_accuracy" in r]
+    seconds = sum(r.get("wall_s", 0.0) for r in history)
+    print(json.dumps({
+        "accuracy_before": accuracies[0], "accuracy_after": accuracies[-1],
+        "train_seconds": round(seconds, 1), "checkpoint": str(run.path / "policy.pt"),
+    }))
+
+
+def cmd_eval(args) -> None:
+    from .checkpoint import load_checkpoint
+    from .evaluate import greedy_accuracy
+    from .runtime import resolve_device
+    from .task import load_split
+
+    model, _ = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    result = greedy_accuracy(model, load_split(args.split, args.data))
+    print(json.dumps({**result, "split": args.split, "checkpoint": str(args.checkpoint)}))
+
+
+def cmd_figures(args) -> None:
+    from .plots import plot_learning_curves
+    from .runtime import read_metrics
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = plot_learning_curves(read_metrics(Path(args.run) / "metrics.jsonl"), out / "grpo_learning_curves.png")
+    print(json.dumps({"figure": str(path)}))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m minigrpo", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("data", help="write the train/test splits (byte for byte from the seed)")
+    _add_config_flags(p, TaskConfig)
+    p.add_argument("--out", default=str(DATA_DIR))
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("warmup", help="supervised warm start of a fresh GPT")
+    _add_config_flags(p, ModelConfig)
+    _add_config_flags(p, WarmupConfig)
+    p.add_argument("--data", default=str(DATA_DIR))
+    p.add_argument("--out", default="runs/warmup")
+    p.set_defaults(func=cmd_warmup)
+
+    p = sub.add_parser("grpo", help="improve a checkpoint with GRPO")
+    _add_config_flags(p, GRPOConfig)
+    p.add_argument("--init", default=str(DEFAULT_INIT), help="checkpoint to start from")
+    p.add_argument("--data", default=str(DATA_DIR))
+    p.add_argument("--out", default="runs/grpo")
+    p.set_defaults(func=cmd_grpo)
+
+    p = sub.add_parser("eval", help="greedy accuracy of a checkpoint; last line is JSON")
+    p.add_argument("--checkpoint", default=str(DEFAULT_INIT))
+    p.add_argument("--split", default="test", choices=["train", "test"])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--data", default=str(DATA_DIR))
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("figures", help="plot a run's learning curves into figures/")
+    p.add_argument("--run", default="runs/grpo")
+    p.add_argument("--out", default=str(FIGURES_DIR))
+    p.set_defaults(func=cmd_figures)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

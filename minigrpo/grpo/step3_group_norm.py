@@ -1,0 +1,38 @@
+"""Step 3 — outcome advantages by group normalization.
+
+    A_{i,t} = \\tilde r_i = (r_i - mean(r)) / (std(r) + eps)    for every token t of o_i
+
+(DeepSeekMath Sec. 4.1.2; the advantage in Eq. 3). The group's mean reward is the
+baseline that replaces PPO's learned value function, and the same number is
+broadcast over every token of the completion.
+
+Deviations from the paper:
+- std is the sample standard deviation (Bessel-corrected, ``torch.std``), as in
+  common implementations; the paper does not say which.
+- eps (``adv_eps``, default 1e-4) is added to the std so that a small spread does not
+  blow up; the paper has no eps.
+- a group whose rewards are all equal carries no signal and gets advantage exactly 0
+  (set explicitly, so float rounding in the mean cannot leave a tiny non-zero value).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def group_advantages(rewards: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    """rewards [B, G] -> normalized advantages [B, G] (one per completion)."""
+    if rewards.dim() != 2 or rewards.shape[1] < 2:
+        raise ValueError(f"rewards must have shape [B, G] with G >= 2, got {tuple(rewards.shape)}")
+    mean = rewards.mean(dim=1, keepdim=True)
+    std = rewards.std(dim=1, keepdim=True)
+    adv = (rewards - mean) / (std + eps)
+    has_spread = rewards.amax(dim=1, keepdim=True) > rewards.amin(dim=1, keepdim=True)
+    return torch.where(has_spread, adv, torch.zeros_like(adv))
+
+
+def broadcast_to_tokens(adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """adv [B, G] -> [B, G, T]: every token of o_i gets A_i; padding gets 0."""
+    if adv.shape != mask.shape[:2]:
+        raise ValueError(f"adv {tuple(adv.shape)} does not match mask {tuple(mask.shape)} in [B, G]")
+    return adv[..., None] * mask

@@ -1,0 +1,62 @@
+"""Step 6 — process-supervision advantages from per-step rewards.
+
+Normalize every step reward with the mean and std of all step rewards of the
+group (all steps of all G completions of the same prompt),
+
+    \\tilde r_i^{index(j)} = (r_i^{index(j)} - mean(R)) / (std(R) + eps),
+
+then give each token the sum of the normalized rewards of the steps that end at
+or after it (DeepSeekMath Sec. 4.1.3):
+
+    A_{i,t} = sum_{index(j) >= t} \\tilde r_i^{index(j)}.
+
+A token is credited for its own step and every later one: a failed step's penalty
+reaches the tokens up to its end and none after.
+
+Deviations from the paper: the same std / eps / zero-spread conventions as step 3
+(sample std, eps added, a group with all step rewards equal gets exactly 0).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def normalize_step_rewards(step_rewards: torch.Tensor, step_mask: torch.Tensor, eps: float = 1e-4):
+    """[B, G, S] -> [B, G, S], normalized over the G * S real steps of each prompt; 0 on padding."""
+    if step_rewards.shape != step_mask.shape or step_rewards.dim() != 3:
+        raise ValueError(
+            f"step_rewards {tuple(step_rewards.shape)} and step_mask {tuple(step_mask.shape)} "
+            "must both be [B, G, S]"
+        )
+    m = step_mask.float()
+    count = m.sum(dim=(1, 2), keepdim=True)
+    if (count < 2).any():
+        raise ValueError("every group needs at least two steps in all to normalize over")
+    mean = (step_rewards * m).sum(dim=(1, 2), keepdim=True) / count
+    var = (((step_rewards - mean) * m) ** 2).sum(dim=(1, 2), keepdim=True) / (count - 1)
+    normalized = (step_rewards - mean) / (var.sqrt() + eps) * m
+    masked_max = step_rewards.masked_fill(~step_mask, -torch.inf).amax(dim=(1, 2), keepdim=True)
+    masked_min = step_rewards.masked_fill(~step_mask, torch.inf).amin(dim=(1, 2), keepdim=True)
+    return torch.where(masked_max > masked_min, normalized, torch.zeros_like(normalized))
+
+
+def process_advantages(
+    step_rewards: torch.Tensor,
+    step_ends: torch.Tensor,
+    step_mask: torch.Tensor,
+    T: int,
+    eps: float = 1e-4,
+) -> torch.Tensor:
+    """step_rewards, step_ends, step_mask [B, G, S] -> adv [B, G, T].
+
+    step_ends holds index(j), the token index in [0, T) where step j ends.
+    """
+    if step_ends.shape != step_rewards.shape:
+        raise ValueError(f"step_ends {tuple(step_ends.shape)} must match step_rewards {tuple(step_rewards.shape)}")
+    if ((step_ends < 0) | (step_ends >= T))[step_mask].any():
+        raise ValueError(f"step_ends must lie in [0, {T})")
+    normalized = normalize_step_rewards(step_rewards, step_mask, eps)  # [B, G, S]
+    t = torch.arange(T, device=step_ends.device)
+    ends_at_or_after = step_ends[..., None, :] >= t[:, None]  # [B, G, T, S]: index(j) >= t
+    return (ends_at_or_after * normalized[..., None, :]).sum(-1)

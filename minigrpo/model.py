@@ -1,0 +1,188 @@
+"""A small GPT written by hand: embeddings, causal self-attention, MLP, KV cache.
+
+Shapes: N sequences (N = B * G during GRPO), L positions, d = n_embd, H heads.
+Prompts are left-padded with <pad> so that every prompt ends at the same column and
+generation appends to all rows at once; ``valid`` [N, L] is False on that padding.
+Padding is never attended to, and position ids count only valid tokens, so a
+prompt's numbers do not depend on how much padding sits before it.
+
+The output head shares its weight with the token embedding (weight tying, as in
+GPT-2 and nanoGPT): with a 20-token vocabulary it saves little, but it is the
+standard choice and one matrix fewer to explain.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import ModelConfig
+
+
+class KVCache:
+    """Keys and values of every position seen so far, per layer: [N, H, L_seen, d/H]."""
+
+    def __init__(self, n_layer: int):
+        self.keys: list[torch.Tensor | None] = [None] * n_layer
+        self.values: list[torch.Tensor | None] = [None] * n_layer
+
+    def extend(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.keys[layer] is not None:
+            k = torch.cat([self.keys[layer], k], dim=2)
+            v = torch.cat([self.values[layer], v], dim=2)
+        self.keys[layer], self.values[layer] = k, v
+        return k, v
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+
+    def forward(self, x, attn_mask, cache: KVCache | None, layer: int):
+        """x [N, L, d]; attn_mask [N, 1, L, L_keys] (True = may attend) -> [N, L, d]."""
+        N, L, d = x.shape
+        q, k, v = self.qkv(x).split(d, dim=2)
+        q, k, v = (t.view(N, L, self.n_head, d // self.n_head).transpose(1, 2) for t in (q, k, v))
+        if cache is not None:
+            k, v = cache.extend(layer, k, v)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        return self.proj(y.transpose(1, 2).reshape(N, L, d))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(cfg.n_embd)
+        self.attn = CausalSelfAttention(cfg)
+        self.ln2 = nn.LayerNorm(cfg.n_embd)
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(), nn.Linear(4 * cfg.n_embd, cfg.n_embd)
+        )
+
+    def forward(self, x, attn_mask, cache, layer):
+        x = x + self.attn(self.ln1(x), attn_mask, cache, layer)
+        return x + self.mlp(self.ln2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.pos_emb = nn.Embedding(cfg.block_size, cfg.n_embd)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.head.weight = self.tok_emb.weight
+        self.apply(self._init_weights)
+        # GPT-2's scaled init of the projections that write into the residual stream.
+        for name, p in self.named_parameters():
+            if name.endswith("attn.proj.weight") or name.endswith("mlp.2.weight"):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @staticmethod
+    def _init_weights(module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def forward(self, tokens: torch.Tensor, valid: torch.Tensor, cache: KVCache | None = None):
+        """Logits [N, L, V] for ``tokens`` [N, L].
+
+        ``valid`` [N, L_all] marks the non-padding positions of the whole sequence so
+        far (the cached prefix plus ``tokens``), so L_all >= L.
+        """
+        N, L = tokens.shape
+        L_all = valid.shape[1]
+        if L_all > self.cfg.block_size:
+            raise ValueError(f"sequence length {L_all} exceeds block_size {self.cfg.block_size}")
+        positions = (valid.long().cumsum(1) - 1).clamp(min=0)[:, L_all - L :]
+        x = self.tok_emb(tokens) + self.pos_emb(positions)
+        query_pos = torch.arange(L_all - L, L_all, device=tokens.device)[:, None]
+        key_pos = torch.arange(L_all, device=tokens.device)[None, :]
+        attn_mask = (key_pos <= query_pos)[None] & valid[:, None, :]
+        # A padding query may see no valid key; letting it see itself avoids a NaN softmax.
+        attn_mask = (attn_mask | (key_pos == query_pos)[None])[:, None]
+        for layer, block in enumerate(self.blocks):
+            x = block(x, attn_mask, cache, layer)
+        return self.head(self.ln_f(x))
+
+
+def token_logprobs(
+    model: GPT,
+    prompt: torch.Tensor,
+    prompt_valid: torch.Tensor,
+    completion: torch.Tensor,
+    temperature: float = 1.0,
+) -> torch.Tensor:
+    """log pi(o_t | q, o_<t) for every completion token, in one forward pass.
+
+    prompt [N, P] (left-padded), prompt_valid [N, P], completion [N, T] -> [N, T].
+    The policy is softmax(logits / temperature), the distribution completions are
+    sampled from. Values at padding positions are meaningless; callers mask them.
+    """
+    tokens = torch.cat([prompt, completion], dim=1)
+    valid = torch.cat([prompt_valid, torch.ones_like(completion, dtype=torch.bool)], dim=1)
+    P, T = prompt.shape[1], completion.shape[1]
+    # The logits at position P - 1 + t predict completion token t.
+    logits = model(tokens[:, :-1], valid[:, :-1])[:, P - 1 : P - 1 + T]
+    logp = torch.log_softmax(logits / temperature, dim=-1)
+    return logp.gather(-1, completion.unsqueeze(-1)).squeeze(-1)
+
+
+@torch.no_grad()  # not inference_mode: the outputs feed the autograd graph of the update
+def generate(
+    model: GPT,
+    prompt: torch.Tensor,
+    prompt_valid: torch.Tensor,
+    max_new_tokens: int,
+    eos_id: int,
+    pad_id: int,
+    temperature: float = 1.0,
+    greedy: bool = False,
+    generator: torch.Generator | None = None,
+    use_cache: bool = True,
+):
+    """Autoregressive generation for all N rows at once.
+
+    prompt [N, P] left-padded, prompt_valid [N, P] ->
+      completion [N, T] (T <= max_new_tokens; <pad> after each row's <eos>),
+      mask [N, T] (True on generated tokens, the <eos> included),
+      logp [N, T] (log-prob of each sampled token under softmax(logits / temperature)).
+    A row stops at its <eos>; generation stops when every row has.
+    """
+    N = prompt.shape[0]
+    cache = KVCache(model.cfg.n_layer) if use_cache else None
+    valid = prompt_valid
+    tokens = prompt
+    step_input = prompt
+    finished = torch.zeros(N, dtype=torch.bool, device=prompt.device)
+    out_tokens, out_mask, out_logp = [], [], []
+    for _ in range(max_new_tokens):
+        logits = model(step_input, valid, cache)[:, -1]
+        logp_all = torch.log_softmax(logits / temperature, dim=-1)
+        if greedy:
+            next_token = logp_all.argmax(-1)
+        else:
+            next_token = torch.multinomial(logp_all.exp(), 1, generator=generator).squeeze(-1)
+        next_logp = logp_all.gather(-1, next_token[:, None]).squeeze(-1)
+        next_token = torch.where(finished, torch.full_like(next_token, pad_id), next_token)
+        out_tokens.append(next_token)
+        out_mask.append(~finished)
+        out_logp.append(torch.where(finished, torch.zeros_like(next_logp), next_logp))
+        finished = finished | (next_token == eos_id)
+        tokens = torch.cat([tokens, next_token[:, None]], dim=1)
+        valid = torch.cat([valid, torch.ones_like(finished)[:, None]], dim=1)
+        step_input = next_token[:, None] if use_cache else tokens
+        if finished.all():
+            break
+    return torch.stack(out_tokens, 1), torch.stack(out_mask, 1), torch.stack(out_logp, 1)

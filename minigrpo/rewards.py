@@ -1,0 +1,62 @@
+"""Verifiable rewards: pure functions of (problem, completion text).
+
+GRPO needs only a number per completion (or per step); whether it comes from a
+verifier like these, a learned reward model or an LLM judge changes nothing in the
+algorithm. Completions are parsed with regular expressions, never evaluated.
+
+- ``outcome_reward``: 1 if the final answer is right, else 0 (unparseable -> 0).
+- ``format_reward``: 1 if every segment is a well-formed step or the final answer.
+- ``step_rewards``: one score per segment (see task.split_segments), the process
+  supervision signal. Segment k < n-1 must be the step "a op b = c;" where op and b
+  are the problem's k-th operator and next operand, a is the result the previous
+  step wrote (the first operand for k = 0) and c = a op b. Segment n-1 must be
+  the right final answer "#<answer>"; any segment beyond it scores 0.
+  Judging a step against the previous *written* result localizes blame: after one
+  slip, a later step that correctly carries the wrong value forward still scores 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .task import ANSWER_RE, STEP_RE, Problem, apply_op, parse_final_answer, split_segments
+
+
+def outcome_reward(problem: Problem, completion: str) -> float:
+    return float(parse_final_answer(completion) == problem.answer)
+
+
+def format_reward(problem: Problem, completion: str) -> float:
+    segments = split_segments(completion)
+    steps_ok = all(STEP_RE.fullmatch(text) for text, _ in segments[:-1])
+    return float(steps_ok and ANSWER_RE.fullmatch(segments[-1][0]) is not None)
+
+
+@dataclass(frozen=True)
+class StepScore:
+    reward: float
+    end: int  # index of the segment's last character in the completion text
+
+
+def step_rewards(problem: Problem, completion: str) -> list[StepScore]:
+    n_steps = len(problem.operators)
+    true_values = problem.running_values()
+    carried = problem.operands[0]  # the left operand the next step should use
+    scores = []
+    for k, (text, end) in enumerate(split_segments(completion)):
+        if k < n_steps:
+            match = STEP_RE.fullmatch(text)
+            ok = False
+            if match:
+                a, op, b, c = int(match[1]), match[2], int(match[3]), int(match[4])
+                ok = (a, op, b) == (carried, problem.operators[k], problem.operands[k + 1]) and c == apply_op(a, op, b)
+                carried = c
+            else:
+                carried = true_values[k]  # nothing was written; judge the next step against the truth
+        elif k == n_steps:
+            match = ANSWER_RE.fullmatch(text)
+            ok = match is not None and int(match[1]) == problem.answer
+        else:
+            ok = False
+        scores.append(StepScore(float(ok), end))
+    return scores

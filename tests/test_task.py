@@ -1,0 +1,87 @@
+"""The arithmetic task: worked solutions, parsing of (malformed) output, disjoint splits."""
+
+import pytest
+
+from minigrpo.config import TaskConfig
+from minigrpo.task import (
+    Problem,
+    make_splits,
+    parse_final_answer,
+    parse_problem,
+    read_jsonl,
+    split_segments,
+    write_jsonl,
+)
+
+
+def test_solution_reduces_left_to_right():
+    p = parse_problem("37+45-18")
+    assert p == Problem((37, 45, 18), ("+", "-"))
+    assert p.solution == "37+45=82;82-18=64;#64"
+    assert p.prompt == "37+45-18:"
+    assert parse_problem("2-9*3").solution == "2-9=-7;-7*3=-21;#-21"  # left to right, not precedence
+
+
+@pytest.mark.parametrize("text", ["", "12", "1+", "+1", "1++2", "1+2 ", "import os", "1/2"])
+def test_malformed_problem_is_rejected(text):
+    with pytest.raises(ValueError):
+        parse_problem(text)
+
+
+def test_segments_partition_the_completion():
+    text = "37+45=82;82-18=64;#64"
+    segments = split_segments(text)
+    assert segments == [("37+45=82;", 8), ("82-18=64;", 17), ("#64", 20)]
+    assert "".join(s for s, _ in segments) == text
+    assert split_segments("") == [("", -1)]
+    assert split_segments("1;") == [("1;", 1)]
+
+
+@pytest.mark.parametrize(
+    "completion, answer",
+    [
+        ("37+45=82;82-18=64;#64", 64),
+        ("#-5", -5),
+        ("37+45=82;82-18=64;#", None),
+        ("37+45=82;82-18=64;#64;", None),  # the last segment is empty
+        ("37+45=82;82-18=64;#6 4", None),
+        ("37+45=82;82-18=64;#64#", None),
+        ("__import__('os')", None),
+        ("", None),
+    ],
+)
+def test_final_answer_is_parsed_not_evaluated(completion, answer):
+    assert parse_final_answer(completion) == answer
+
+
+def test_splits_are_disjoint_deterministic_and_round_trip(tmp_path):
+    cfg = TaskConfig(n_train=300, n_test=50, digits=1, seed=3)
+    train, test = make_splits(cfg)
+    assert len(train) == 300 and len(test) == 50
+    assert not set(train) & set(test)
+    assert make_splits(cfg) == (train, test)
+    write_jsonl(train, tmp_path / "a.jsonl")
+    write_jsonl(make_splits(cfg)[0], tmp_path / "b.jsonl")
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+    assert read_jsonl(tmp_path / "a.jsonl") == train
+
+
+def test_shipped_splits_match_the_regeneration_command(tmp_path):
+    from minigrpo.__main__ import main
+    from minigrpo.task import DATA_DIR
+
+    assert main(["data", "--out", str(tmp_path)]) == 0
+    for name in ("train.jsonl", "test.jsonl"):
+        assert (tmp_path / name).read_bytes() == (DATA_DIR / name).read_bytes()
+
+
+def test_too_many_problems_for_the_space_is_an_error():
+    with pytest.raises(ValueError, match="too many"):
+        make_splits(TaskConfig(num_operands=2, digits=1, operators="+", n_train=90, n_test=10))
+
+
+def test_corrupt_split_file_names_the_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"problem": "1+2", "solution": "", "answer": 4}\n')
+    with pytest.raises(ValueError, match="bad.jsonl:1"):
+        read_jsonl(path)
