@@ -46,6 +46,7 @@ def warm_start(
     test: list[Problem],
     device: torch.device,
     log=None,
+    progress: bool = True,
 ) -> GPT:
     """Train a fresh GPT on ``train`` for ``cfg.steps`` steps; ``log(record)`` gets metrics."""
     torch.manual_seed(cfg.seed)
@@ -54,7 +55,7 @@ def warm_start(
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 50))
     perm, cursor = torch.randperm(len(train), generator=order), 0
-    for step in tqdm(range(1, cfg.steps + 1), desc="warm start"):
+    for step in tqdm(range(1, cfg.steps + 1), desc="warm start", disable=not progress):
         if cursor + cfg.batch_size > len(train):
             perm, cursor = torch.randperm(len(train), generator=order), 0
         batch = [train[i] for i in perm[cursor : cursor + cfg.batch_size].tolist()]

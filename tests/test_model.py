@@ -21,7 +21,8 @@ def test_token_logprobs_equal_a_manual_softmax_of_the_logits(tiny_model):
 def test_temperature_divides_the_logits(tiny_model):
     prompt, valid = encode_prompts(["1+2:"])
     completion = torch.tensor([encode("1+2=3")])
-    logits = tiny_model(torch.cat([prompt, completion], 1)[:, :-1], torch.ones(1, prompt.shape[1] + 4, dtype=torch.bool))
+    tokens = torch.cat([prompt, completion], 1)[:, :-1]
+    logits = tiny_model(tokens, torch.ones_like(tokens, dtype=torch.bool))
     expected = torch.log_softmax(logits[:, prompt.shape[1] - 1 :] / 0.5, -1).gather(-1, completion[..., None])[..., 0]
     torch.testing.assert_close(token_logprobs(tiny_model, prompt, valid, completion, temperature=0.5), expected)
 

@@ -1,0 +1,50 @@
+"""The command line: JSON results, run folders, and clear errors for bad input."""
+
+import json
+
+import torch
+
+from minigrpo.__main__ import main
+from minigrpo.checkpoint import save_checkpoint
+from minigrpo.config import ModelConfig, TaskConfig
+from minigrpo.model import GPT
+from minigrpo.task import make_splits, write_jsonl
+
+
+def small_data(tmp_path):
+    train, test = make_splits(TaskConfig(num_operands=2, n_train=64, n_test=16))
+    write_jsonl(train, tmp_path / "train.jsonl")
+    write_jsonl(test, tmp_path / "test.jsonl")
+    torch.manual_seed(0)
+    save_checkpoint(GPT(ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=32)), tmp_path / "init.pt")
+
+
+def test_eval_prints_accuracy_json_as_its_last_line(tmp_path, capsys):
+    small_data(tmp_path)
+    assert main(["eval", "--checkpoint", str(tmp_path / "init.pt"), "--data", str(tmp_path), "--device", "cpu"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["n"] == 16 and 0.0 <= result["accuracy"] <= 1.0
+
+
+def test_grpo_writes_a_run_folder(tmp_path, capsys):
+    small_data(tmp_path)
+    out = tmp_path / "run"
+    args = ["grpo", "--init", str(tmp_path / "init.pt"), "--data", str(tmp_path), "--out", str(out),
+            "--steps", "2", "--prompts-per-step", "2", "--group-size", "2", "--max-new-tokens", "8", "--device", "cpu"]
+    assert main(args) == 0
+    assert {p.name for p in out.iterdir()} == {"config.json", "metrics.jsonl", "policy.pt"}
+    assert json.loads((out / "config.json").read_text())["grpo"]["group_size"] == 2
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [0, 1, 2]
+    assert "accuracy_after" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_bad_input_exits_with_a_message_naming_the_problem(tmp_path, capsys):
+    small_data(tmp_path)
+    assert main(["grpo", "--group-size", "1", "--init", str(tmp_path / "init.pt")]) == 2
+    assert "group_size" in capsys.readouterr().err
+    (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
+    assert main(["eval", "--checkpoint", str(tmp_path / "broken.pt"), "--data", str(tmp_path)]) == 2
+    assert "corrupt" in capsys.readouterr().err
+    assert main(["eval", "--checkpoint", str(tmp_path / "init.pt"), "--device", "tpu", "--data", str(tmp_path)]) == 2
+    assert "device" in capsys.readouterr().err
