@@ -82,8 +82,8 @@ class WarmupConfig:
 class GRPOConfig:
     """GRPO hyper-parameters; names follow the glossary in minigrpo/__init__.py."""
 
-    steps: int = 200
-    prompts_per_step: int = 16  # B
+    steps: int = 600
+    prompts_per_step: int = 32  # B
     group_size: int = 8  # G
     num_inner_steps: int = 1  # mu
     lr: float = 3e-4
@@ -94,7 +94,7 @@ class GRPOConfig:
     max_new_tokens: int = 32
     supervision: str = "outcome"  # "outcome" (step 3) or "process" (step 6)
     grad_clip: float = 1.0
-    eval_every: int = 25
+    eval_every: int = 50
     seed: int = 0
     device: str = "auto"
 

@@ -10,19 +10,24 @@ from .task import Problem
 from .tokenizer import EOS_ID, PAD_ID, decode, encode_prompts
 
 
-def greedy_completions(model: GPT, problems: list[Problem], max_new_tokens: int = 32, batch_size: int = 512):
-    """The argmax completion text for each problem, generated in batches."""
+def greedy_completions(model: GPT, problems: list[Problem], max_new_tokens: int | None = None,
+                       batch_size: int = 512):
+    """The argmax completion text for each problem, generated in batches.
+
+    ``max_new_tokens=None`` lets a completion run to the end of the model's context window.
+    """
     device = next(model.parameters()).device
     texts = []
     for start in range(0, len(problems), batch_size):
         chunk = problems[start : start + batch_size]
         prompt, valid = encode_prompts([p.prompt for p in chunk], device)
-        completions, _, _ = generate(model, prompt, valid, max_new_tokens, EOS_ID, PAD_ID, greedy=True)
+        budget = max_new_tokens or model.cfg.block_size - prompt.shape[1] + 1
+        completions, _, _ = generate(model, prompt, valid, budget, EOS_ID, PAD_ID, greedy=True)
         texts += [decode(row) for row in completions.tolist()]
     return texts
 
 
-def greedy_accuracy(model: GPT, problems: list[Problem], max_new_tokens: int = 32) -> dict:
+def greedy_accuracy(model: GPT, problems: list[Problem], max_new_tokens: int | None = None) -> dict:
     """{"accuracy": fraction with the right final answer, "n": number of problems}."""
     was_training = model.training
     model.eval()

@@ -160,7 +160,10 @@ def generate(
       logp [N, T] (log-prob of each sampled token under softmax(logits / temperature)).
     A row stops at its <eos>; generation stops when every row has.
     """
-    N = prompt.shape[0]
+    N, P = prompt.shape
+    if P + max_new_tokens - 1 > model.cfg.block_size:  # the last new token is never fed back in
+        raise ValueError(f"prompt length {P} + max_new_tokens {max_new_tokens} does not fit "
+                         f"block_size {model.cfg.block_size}")
     cache = KVCache(model.cfg.n_layer) if use_cache else None
     valid = prompt_valid
     tokens = prompt

@@ -36,7 +36,7 @@ def test_mask_covers_tokens_up_to_and_including_eos():
     class AlwaysEos(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.cfg = type("cfg", (), {"n_layer": 1})()
+            self.cfg = type("cfg", (), {"n_layer": 1, "block_size": 64})()
             self.w = torch.nn.Parameter(torch.zeros(1))
 
         def forward(self, tokens, valid, cache=None):

@@ -34,9 +34,13 @@ def grpo_objective(
     """J(theta), a scalar. All tensors [B, G, T]; ref_logp may be None when kl_coef = 0."""
     if mask.shape != logp.shape:
         raise ValueError(f"mask {tuple(mask.shape)} must match logp {tuple(logp.shape)}")
+    mask = mask.bool()
+    # Zero the padding before any arithmetic: exp() of a garbage value there would put
+    # inf or NaN into the gradient even though the masked mean never selects it.
+    logp, old_logp, adv = (torch.where(mask, x, 0.0) for x in (logp, old_logp, adv))
     per_token = clipped_surrogate(logp, old_logp, adv, clip_eps)
     if kl_coef > 0:
         if ref_logp is None:
             raise ValueError("kl_coef > 0 needs ref_logp")
-        per_token = per_token - kl_coef * kl_k3(logp, ref_logp)
-    return masked_completion_mean(per_token, mask.bool()).mean()
+        per_token = per_token - kl_coef * kl_k3(logp, torch.where(mask, ref_logp, 0.0))
+    return masked_completion_mean(per_token, mask).mean()

@@ -57,7 +57,7 @@ def train_grpo(
     reference = frozen_copy(policy) if cfg.kl_coef > 0 else None
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
     log = log or (lambda record: None)
-    log({"step": 0, "test_accuracy": greedy_accuracy(policy, test, cfg.max_new_tokens)["accuracy"]})
+    log({"step": 0, "test_accuracy": greedy_accuracy(policy, test)["accuracy"]})
 
     bar = tqdm(range(1, cfg.steps + 1), desc="grpo", disable=not progress)
     for step in bar:
@@ -98,7 +98,7 @@ def train_grpo(
             "wall_s": time.perf_counter() - start,
         }
         if step % cfg.eval_every == 0 or step == cfg.steps:
-            record["test_accuracy"] = greedy_accuracy(policy, test, cfg.max_new_tokens)["accuracy"]
+            record["test_accuracy"] = greedy_accuracy(policy, test)["accuracy"]
         log(record)
         bar.set_postfix(reward=f"{record['reward_mean']:.2f}", acc=record.get("test_accuracy", "-"))
     return policy
