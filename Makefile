@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test warmstart data
+.PHONY: run test compare bench warmstart data
 
 $(VENV)/installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,14 @@ run: $(VENV)/installed
 	$(PY) -m minigrpo grpo --out runs/grpo
 	$(PY) -m minigrpo eval --checkpoint runs/grpo/policy.pt
 	$(PY) -m minigrpo figures --run runs/grpo
+
+# The PPO baseline on the same task, then every figure (GRPO vs PPO, token credit strips).
+compare: $(VENV)/installed
+	$(PY) -m minigrpo ppo --out runs/ppo
+	$(PY) -m minigrpo figures --run runs/grpo --ppo-run runs/ppo
+
+bench: $(VENV)/installed
+	$(PY) -m minigrpo bench
 
 test: $(VENV)/installed
 	$(PY) -m ruff check .

@@ -1,4 +1,4 @@
-"""Command line: python -m minigrpo {data,warmup,grpo,eval,figures} [options].
+"""Command line: python -m minigrpo {data,warmup,grpo,ppo,eval,bench,figures} [options].
 
 Every config field is a flag (``group_size`` -> ``--group-size``); ``--help`` lists them.
 """
@@ -11,7 +11,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from .config import GRPOConfig, ModelConfig, TaskConfig, WarmupConfig
+from .config import GRPOConfig, ModelConfig, PPOConfig, TaskConfig, WarmupConfig
 from .task import DATA_DIR
 
 DEFAULT_INIT = DATA_DIR / "warmstart.pt"
@@ -61,32 +61,48 @@ def cmd_warmup(args) -> None:
     print(json.dumps({**result, "checkpoint": str(run.path / "policy.pt")}))
 
 
-def cmd_grpo(args) -> None:
+def _train_rl(args, cfg_cls, kind: str) -> None:
+    """GRPO or PPO from a checkpoint: the same run folder, metrics and final JSON line."""
     from .checkpoint import load_checkpoint, save_checkpoint
-    from .grpo.trainer import train_grpo
     from .runtime import RunFolder, resolve_device, seed_everything
     from .task import load_split
 
-    cfg = _config(GRPOConfig, args)
+    cfg = _config(cfg_cls, args)
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     policy, _ = load_checkpoint(args.init, device=device)
     train, test = load_split("train", args.data), load_split("test", args.data)
-    run = RunFolder(args.out, {"model": policy.cfg, "grpo": cfg})
+    run = RunFolder(args.out, {"model": policy.cfg, kind: cfg})
     history = []
 
     def log(record):
         history.append(record)
         run.log(record)
 
-    train_grpo(policy, cfg, train, test, log=log)
-    save_checkpoint(policy, run.path / "policy.pt", meta={"kind": "grpo", "init": str(args.init)})
+    if kind == "grpo":
+        from .grpo.trainer import train_grpo
+
+        train_grpo(policy, cfg, train, test, log=log)
+    else:
+        from .ppo.trainer import train_ppo
+
+        critic = train_ppo(policy, cfg, train, test, log=log)
+        save_checkpoint(critic, run.path / "critic.pt", meta={"kind": "ppo critic", "init": str(args.init)})
+    save_checkpoint(policy, run.path / "policy.pt", meta={"kind": kind, "init": str(args.init)})
     accuracies = [r["test_accuracy"] for r in history if "test_accuracy" in r]
     seconds = sum(r.get("wall_s", 0.0) for r in history)
     print(json.dumps({
         "accuracy_before": accuracies[0], "accuracy_after": accuracies[-1],
         "train_seconds": round(seconds, 1), "checkpoint": str(run.path / "policy.pt"),
     }))
+
+
+def cmd_grpo(args) -> None:
+    _train_rl(args, GRPOConfig, "grpo")
+
+
+def cmd_ppo(args) -> None:
+    _train_rl(args, PPOConfig, "ppo")
 
 
 def cmd_eval(args) -> None:
@@ -101,13 +117,50 @@ def cmd_eval(args) -> None:
 
 
 def cmd_figures(args) -> None:
-    from .plots import plot_learning_curves
+    from .plots import plot_grpo_vs_ppo, plot_learning_curves
     from .runtime import read_metrics
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = plot_learning_curves(read_metrics(Path(args.run) / "metrics.jsonl"), out / "grpo_learning_curves.png")
-    print(json.dumps({"figure": str(path)}))
+    grpo = read_metrics(Path(args.run) / "metrics.jsonl")
+    written = [plot_learning_curves(grpo, out / "grpo_learning_curves.png")]
+    ppo_run = Path(args.ppo_run)
+    if (ppo_run / "critic.pt").is_file():
+        written.append(plot_grpo_vs_ppo({"GRPO": grpo, "PPO": read_metrics(ppo_run / "metrics.jsonl")},
+                                        out / "grpo_vs_ppo.png"))
+        written.append(_token_credit_figure(ppo_run, out / "token_credit.png", args.seed))
+    print(json.dumps({"figures": [str(p) for p in written]}))
+
+
+def _token_credit_figure(ppo_run: Path, path: Path, seed: int) -> Path:
+    """Strips for one test problem whose warm-start group has right and wrong answers."""
+    import torch
+
+    from .analysis import token_credit
+    from .checkpoint import load_checkpoint
+    from .plots import plot_token_credit
+    from .ppo import Critic
+    from .task import load_split
+
+    policy, _ = load_checkpoint(DEFAULT_INIT)
+    critic, _ = load_checkpoint(ppo_run / "critic.pt", build=Critic)
+    problems, G = load_split("test")[:32], 6
+    credit = token_credit(policy, critic, problems, G, generator=torch.Generator().manual_seed(seed))
+    for b in range(len(problems)):
+        rows = list(range(b * G, (b + 1) * G))
+        if 0 < credit.rewards[rows].sum() < G:
+            return plot_token_credit(credit, rows, path, title=f"Who gets the credit? {G} samples for one test problem")
+    raise ValueError("no test problem among the first 32 has both right and wrong completions")
+
+
+def cmd_bench(args) -> None:
+    from .bench import format_table, grpo_vs_ppo, write_json
+
+    summary = grpo_vs_ppo(args.init, args.data, args.steps, args.repeats, args.prompts_per_step, args.group_size,
+                          args.device)
+    print(format_table(summary))
+    path = write_json(summary, args.out)
+    print(json.dumps({"bench": str(path), "ppo_over_grpo": summary["ppo_over_grpo"]}))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,6 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/grpo")
     p.set_defaults(func=cmd_grpo)
 
+    p = sub.add_parser("ppo", help="the baseline: improve a checkpoint with PPO and a learned critic")
+    _add_config_flags(p, PPOConfig)
+    p.add_argument("--init", default=str(DEFAULT_INIT), help="checkpoint to start from")
+    p.add_argument("--data", default=str(DATA_DIR))
+    p.add_argument("--out", default="runs/ppo")
+    p.set_defaults(func=cmd_ppo)
+
     p = sub.add_parser("eval", help="greedy accuracy of a checkpoint; last line is JSON")
     p.add_argument("--checkpoint", default=str(DEFAULT_INIT))
     p.add_argument("--split", default="test", choices=["train", "test"])
@@ -140,8 +200,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=str(DATA_DIR))
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("figures", help="plot a run's learning curves into figures/")
+    p = sub.add_parser("bench", help="GRPO vs PPO cost side by side: a table, and bench.json in --out")
+    p.add_argument("--init", default=str(DEFAULT_INIT))
+    p.add_argument("--data", default=str(DATA_DIR))
+    p.add_argument("--steps", type=int, default=6, help="steps per run (the first is not timed)")
+    p.add_argument("--repeats", type=int, default=3, help="alternating GRPO / PPO runs per kind")
+    p.add_argument("--prompts-per-step", type=int, default=GRPOConfig.prompts_per_step)
+    p.add_argument("--group-size", type=int, default=GRPOConfig.group_size)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default="runs/bench")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("figures", help="plot learning curves (and the PPO comparison) into figures/")
     p.add_argument("--run", default="runs/grpo")
+    p.add_argument("--ppo-run", default="runs/ppo", help="adds the GRPO-vs-PPO and token-credit figures if present")
+    p.add_argument("--seed", type=int, default=0, help="seed for the completions of the token-credit figure")
     p.add_argument("--out", default=str(FIGURES_DIR))
     p.set_defaults(func=cmd_figures)
     return parser

@@ -79,20 +79,21 @@ class WarmupConfig:
 
 
 @dataclass(frozen=True)
-class GRPOConfig:
-    """GRPO hyper-parameters; names follow the glossary in minigrpo/__init__.py."""
+class RLConfig:
+    """What GRPO and PPO share: the batch, the clipped update, the KL to pi_ref, sampling, evaluation.
+
+    Names follow the glossary in minigrpo/__init__.py.
+    """
 
     steps: int = 600
     prompts_per_step: int = 32  # B
-    group_size: int = 8  # G
+    group_size: int = 8  # G completions per prompt (PPO samples the same B * G batch)
     num_inner_steps: int = 1  # mu
     lr: float = 3e-4
     clip_eps: float = 0.2  # epsilon
     kl_coef: float = 0.04  # beta
-    adv_eps: float = 1e-4  # added to the group std before dividing
     temperature: float = 1.0
     max_new_tokens: int = 32
-    supervision: str = "outcome"  # "outcome" (step 3) or "process" (step 6)
     grad_clip: float = 1.0
     eval_every: int = 50
     seed: int = 0
@@ -101,24 +102,55 @@ class GRPOConfig:
     def __post_init__(self):
         _check(self.steps > 0, f"steps must be positive, got {self.steps}")
         _check(self.prompts_per_step > 0, f"prompts_per_step must be positive, got {self.prompts_per_step}")
-        _check(
-            self.group_size >= 2,
-            f"group_size must be at least 2 (a group of one has no baseline), got {self.group_size}",
-        )
+        _check(self.group_size >= 1, f"group_size must be positive, got {self.group_size}")
         _check(self.num_inner_steps >= 1, f"num_inner_steps must be >= 1, got {self.num_inner_steps}")
         _check(self.lr > 0, f"lr must be positive, got {self.lr}")
         _check(0 < self.clip_eps < 1, f"clip_eps must be in (0, 1), got {self.clip_eps}")
         _check(self.kl_coef >= 0, f"kl_coef must be >= 0, got {self.kl_coef}")
-        _check(self.adv_eps > 0, f"adv_eps must be positive, got {self.adv_eps}")
         _check(self.temperature > 0, f"temperature must be positive, got {self.temperature}")
         _check(self.max_new_tokens > 0, f"max_new_tokens must be positive, got {self.max_new_tokens}")
+        _check(self.grad_clip > 0, f"grad_clip must be positive, got {self.grad_clip}")
+        _check(self.eval_every > 0, f"eval_every must be positive, got {self.eval_every}")
+        _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
+
+
+@dataclass(frozen=True)
+class GRPOConfig(RLConfig):
+    """GRPO: the shared settings plus how advantages come from the group."""
+
+    adv_eps: float = 1e-4  # added to the group std before dividing
+    supervision: str = "outcome"  # "outcome" (step 3) or "process" (step 6)
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check(
+            self.group_size >= 2,
+            f"group_size must be at least 2 (a group of one has no baseline), got {self.group_size}",
+        )
+        _check(self.adv_eps > 0, f"adv_eps must be positive, got {self.adv_eps}")
         _check(
             self.supervision in ("outcome", "process"),
             f"supervision must be 'outcome' or 'process', got {self.supervision!r}",
         )
-        _check(self.grad_clip > 0, f"grad_clip must be positive, got {self.grad_clip}")
-        _check(self.eval_every > 0, f"eval_every must be positive, got {self.eval_every}")
-        _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
+
+
+@dataclass(frozen=True)
+class PPOConfig(RLConfig):
+    """PPO: the shared settings plus the critic and GAE (kl_coef weighs the KL folded into the reward)."""
+
+    critic_lr: float = 1e-3
+    value_clip_eps: float = 0.2  # the critic's values move at most this far from the sampling-time values
+    gamma: float = 1.0  # discount
+    lam: float = 0.95  # GAE lambda
+    whiten_advantages: int = 1  # 1: normalize advantages over the batch's tokens; 0: use them raw
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check(self.critic_lr > 0, f"critic_lr must be positive, got {self.critic_lr}")
+        _check(self.value_clip_eps > 0, f"value_clip_eps must be positive, got {self.value_clip_eps}")
+        _check(0 <= self.gamma <= 1, f"gamma must be in [0, 1], got {self.gamma}")
+        _check(0 <= self.lam <= 1, f"lam must be in [0, 1], got {self.lam}")
+        _check(self.whiten_advantages in (0, 1), f"whiten_advantages must be 0 or 1, got {self.whiten_advantages}")
 
 
 def from_dict(cls, values: dict):

@@ -101,6 +101,10 @@ class GPT(nn.Module):
         ``valid`` [N, L_all] marks the non-padding positions of the whole sequence so
         far (the cached prefix plus ``tokens``), so L_all >= L.
         """
+        return self.head(self.hidden_states(tokens, valid, cache))
+
+    def hidden_states(self, tokens: torch.Tensor, valid: torch.Tensor, cache: KVCache | None = None):
+        """The final normalized features [N, L, d] that the head turns into logits (PPO's critic reads them too)."""
         N, L = tokens.shape
         L_all = valid.shape[1]
         if L_all > self.cfg.block_size:
@@ -114,7 +118,20 @@ class GPT(nn.Module):
         attn_mask = (attn_mask | (key_pos == query_pos)[None])[:, None]
         for layer, block in enumerate(self.blocks):
             x = block(x, attn_mask, cache, layer)
-        return self.head(self.ln_f(x))
+        return self.ln_f(x)
+
+
+def states_before_each_token(prompt: torch.Tensor, prompt_valid: torch.Tensor, completion: torch.Tensor):
+    """The model input that scores a completion in one pass, and where to read it.
+
+    Returns (tokens [N, P + T - 1], valid [N, P + T - 1], states): the output at
+    position ``states``[t] = P - 1 + t has seen q and o_<t, the state in which
+    completion token t is chosen. The policy's logits and the critic's value are read there.
+    """
+    tokens = torch.cat([prompt, completion], dim=1)
+    valid = torch.cat([prompt_valid, torch.ones_like(completion, dtype=torch.bool)], dim=1)
+    P, T = prompt.shape[1], completion.shape[1]
+    return tokens[:, :-1], valid[:, :-1], slice(P - 1, P - 1 + T)
 
 
 def token_logprobs(
@@ -130,11 +147,8 @@ def token_logprobs(
     The policy is softmax(logits / temperature), the distribution completions are
     sampled from. Values at padding positions are meaningless; callers mask them.
     """
-    tokens = torch.cat([prompt, completion], dim=1)
-    valid = torch.cat([prompt_valid, torch.ones_like(completion, dtype=torch.bool)], dim=1)
-    P, T = prompt.shape[1], completion.shape[1]
-    # The logits at position P - 1 + t predict completion token t.
-    logits = model(tokens[:, :-1], valid[:, :-1])[:, P - 1 : P - 1 + T]
+    tokens, valid, states = states_before_each_token(prompt, prompt_valid, completion)
+    logits = model(tokens, valid)[:, states]
     logp = torch.log_softmax(logits / temperature, dim=-1)
     return logp.gather(-1, completion.unsqueeze(-1)).squeeze(-1)
 

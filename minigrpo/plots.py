@@ -1,10 +1,11 @@
-"""Figures: learning curves of a run (more plots arrive with the PPO comparison)."""
+"""Figures: learning curves of a run, and token strips comparing per-token credit."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 PANELS = [
     ("test_accuracy", "held-out greedy accuracy"),
@@ -30,3 +31,81 @@ def plot_learning_curves(metrics: list[dict], path: str | Path, title: str = "GR
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+STRIPS = [
+    ("outcome_adv", "(a) GRPO, outcome supervision: one advantage per completion", "RdBu"),
+    ("process_adv", "(b) GRPO, process supervision: each token gets its own and later steps' rewards", "RdBu"),
+    ("values", "(c) PPO critic: V(q, o_<t), the expected reward before token t", "viridis"),
+    ("gae_adv", "(d) PPO: GAE advantage from the critic's values", "RdBu"),
+]
+
+
+def plot_token_credit(credit, rows: list[int], path: str | Path, title: str | None = None) -> Path:
+    """Aligned token strips: one row per completion, one cell per token, one panel per kind of credit.
+
+    ``credit`` is an ``analysis.TokenCredit``; ``rows`` picks the completions to show.
+    """
+    T = max(len(credit.tokens[r]) for r in rows)
+    fig, axes = plt.subplots(len(STRIPS), 1, figsize=(0.42 * T + 2.5, len(STRIPS) * (0.42 * len(rows) + 0.8)))
+    for ax, (key, label, cmap) in zip(axes, STRIPS):
+        data = getattr(credit, key)[rows, :T].double()
+        mask = credit.mask[rows, :T]
+        if key == "values":
+            vmin, vmax = 0.0, 1.0
+        else:
+            vmax = max(data[mask].abs().max().item(), 1e-6)
+            vmin = -vmax
+        image = np.ma.masked_array(data.numpy(), mask=~mask.numpy())
+        ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+        for y, r in enumerate(rows):
+            for x, tok in enumerate(credit.tokens[r][:T]):
+                ax.text(x, y, "$" if tok == "<eos>" else tok, ha="center", va="center", fontsize=9,
+                        family="monospace")
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels([("right " if credit.rewards[r] > 0 else "wrong ") + credit.prompts[r].rstrip(":")
+                            for r in rows], family="monospace", fontsize=8)
+        ax.set_xticks(range(T))
+        ax.set_xticklabels(range(T), fontsize=6)
+        ax.set_title(label, fontsize=10, loc="left")
+        fig.colorbar(ax.images[0], ax=ax, fraction=0.02, pad=0.01)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_grpo_vs_ppo(runs: dict[str, list[dict]], path: str | Path) -> Path:
+    """Held-out accuracy against step and against training seconds, and mean reward, per run."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    for name, metrics in runs.items():
+        evals = [r for r in metrics if "test_accuracy" in r]
+        seconds, elapsed = {}, 0.0
+        for r in metrics:
+            elapsed += r.get("wall_s", 0.0)
+            seconds[r["step"]] = elapsed
+        axes[0].plot([r["step"] for r in evals], [r["test_accuracy"] for r in evals], marker="o", markersize=3,
+                     label=name)
+        axes[1].plot([seconds[r["step"]] for r in evals], [r["test_accuracy"] for r in evals], marker="o",
+                     markersize=3, label=name)
+        steps = [r for r in metrics if "reward_mean" in r]
+        axes[2].plot([r["step"] for r in steps], _smooth([r["reward_mean"] for r in steps]), label=name)
+    for ax, (title, xlabel) in zip(axes, [("held-out greedy accuracy", "step"),
+                                         ("held-out greedy accuracy", "training seconds (evaluation excluded)"),
+                                         ("mean sampled reward (smoothed over 20 steps)", "step")]):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _smooth(values: list[float], window: int = 20) -> list[float]:
+    return [float(np.mean(values[max(0, i - window + 1) : i + 1])) for i in range(len(values))]

@@ -16,7 +16,7 @@ def small_data(tmp_path):
     write_jsonl(train, tmp_path / "train.jsonl")
     write_jsonl(test, tmp_path / "test.jsonl")
     torch.manual_seed(0)
-    save_checkpoint(GPT(ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=32)), tmp_path / "init.pt")
+    save_checkpoint(GPT(ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=40)), tmp_path / "init.pt")
 
 
 def test_eval_prints_accuracy_json_as_its_last_line(tmp_path, capsys):
@@ -48,3 +48,29 @@ def test_bad_input_exits_with_a_message_naming_the_problem(tmp_path, capsys):
     assert "corrupt" in capsys.readouterr().err
     assert main(["eval", "--checkpoint", str(tmp_path / "init.pt"), "--device", "tpu", "--data", str(tmp_path)]) == 2
     assert "device" in capsys.readouterr().err
+
+
+def test_ppo_writes_a_run_folder_with_its_critic(tmp_path, capsys):
+    small_data(tmp_path)
+    out = tmp_path / "ppo"
+    args = ["ppo", "--init", str(tmp_path / "init.pt"), "--data", str(tmp_path), "--out", str(out),
+            "--steps", "2", "--prompts-per-step", "2", "--group-size", "2", "--max-new-tokens", "8", "--device", "cpu"]
+    assert main(args) == 0
+    assert {p.name for p in out.iterdir()} == {"config.json", "metrics.jsonl", "policy.pt", "critic.pt"}
+    last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert {"value_loss", "explained_variance", "test_accuracy"} <= set(last)
+    # a critic checkpoint is not a policy: loading it as one names the mix-up
+    assert main(["eval", "--checkpoint", str(out / "critic.pt"), "--data", str(tmp_path)]) == 2
+    assert "holds a Critic" in capsys.readouterr().err
+
+
+def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
+    small_data(tmp_path)
+    args = ["bench", "--init", str(tmp_path / "init.pt"), "--data", str(tmp_path), "--steps", "2", "--repeats", "1",
+            "--prompts-per-step", "2", "--group-size", "2", "--out", str(tmp_path / "bench")]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "PPO / GRPO" in printed and "seconds per step" in printed
+    summary = json.loads((tmp_path / "bench" / "bench.json").read_text())
+    # PPO holds a critic as big as the policy (plus a value head): more parameters than GRPO
+    assert summary["ppo"]["parameters_held"] > 1.4 * summary["grpo"]["parameters_held"]

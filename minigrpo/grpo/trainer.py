@@ -90,7 +90,7 @@ def train_grpo(
             "reward_mean": rewards.mean().item(),
             "reward_std": rewards.std(dim=1).mean().item(),
             "zero_spread_frac": (rewards.amax(1) == rewards.amin(1)).float().mean().item(),
-            "kl": _mean_kl(logp.detach(), ref_logp, group.mask),
+            "kl": mean_kl(logp.detach(), ref_logp, group.mask),
             "clip_frac": sum(clip_fracs) / len(clip_fracs),
             "completion_len": group.mask.sum(-1).float().mean().item(),
             "loss": -objective.item(),
@@ -104,7 +104,7 @@ def train_grpo(
     return policy
 
 
-def _mean_kl(logp, ref_logp, mask) -> float:
+def mean_kl(logp, ref_logp, mask) -> float:
     """Mean per-token k3 KL to pi_ref (0 when there is no reference)."""
     if ref_logp is None:
         return 0.0

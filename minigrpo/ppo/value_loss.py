@@ -1,0 +1,34 @@
+"""The critic's loss: clipped value regression to the GAE returns.
+
+    L^V = 1/2 * max( (V - R)^2, (V_old + clip(V - V_old, -eps_v, eps_v) - R)^2 )
+
+per token, averaged like the policy objective (per completion, then over the batch).
+V_old are the values at sampling time; the clip keeps one batch from moving the critic
+far, as the ratio clip does for the policy (PPO2's value clipping, used by OpenAI's
+baselines and most RLHF libraries; the PPO paper itself has an unclipped squared error).
+
+Deviations from the paper: the clip, as noted; with mu = 1 it never binds (V = V_old at the only step).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..grpo.objective import masked_completion_mean
+
+
+def clipped_value_loss(
+    values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor, clip_eps: float
+) -> torch.Tensor:
+    """values, old_values, returns, mask [B, G, T] -> scalar loss."""
+    if not values.shape == old_values.shape == returns.shape == mask.shape:
+        raise ValueError("values, old_values, returns and mask must have the same shape [B, G, T]")
+    clipped = old_values + torch.clamp(values - old_values, -clip_eps, clip_eps)
+    per_token = 0.5 * torch.maximum((values - returns) ** 2, (clipped - returns) ** 2)
+    return masked_completion_mean(per_token, mask).mean()
+
+
+def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
+    """1 - Var(R - V) / Var(R) over real tokens: 1 is a perfect critic, 0 no better than a constant."""
+    residual, target = (returns - values)[mask], returns[mask]
+    return (1 - residual.var() / target.var().clamp(min=1e-12)).item()
