@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
+from .bench import QUICK, BenchConfig
 from .config import GRPOConfig, ModelConfig, PPOConfig, TaskConfig, WarmupConfig
 from .task import DATA_DIR
 
@@ -117,7 +118,7 @@ def cmd_eval(args) -> None:
 
 
 def cmd_figures(args) -> None:
-    from .plots import plot_grpo_vs_ppo, plot_learning_curves
+    from .plots import plot_accuracy_vs_time, plot_grpo_vs_ppo, plot_learning_curves
     from .runtime import read_metrics
 
     out = Path(args.out)
@@ -126,8 +127,9 @@ def cmd_figures(args) -> None:
     written = [plot_learning_curves(grpo, out / "grpo_learning_curves.png")]
     ppo_run = Path(args.ppo_run)
     if (ppo_run / "critic.pt").is_file():
-        written.append(plot_grpo_vs_ppo({"GRPO": grpo, "PPO": read_metrics(ppo_run / "metrics.jsonl")},
-                                        out / "grpo_vs_ppo.png"))
+        runs = {"GRPO": grpo, "PPO": read_metrics(ppo_run / "metrics.jsonl")}
+        written.append(plot_grpo_vs_ppo(runs, out / "grpo_vs_ppo.png"))
+        written.append(plot_accuracy_vs_time(runs, out / "accuracy_vs_time.png"))
         written.append(_token_credit_figure(ppo_run, out / "token_credit.png", args.seed))
     print(json.dumps({"figures": [str(p) for p in written]}))
 
@@ -154,13 +156,16 @@ def _token_credit_figure(ppo_run: Path, path: Path, seed: int) -> Path:
 
 
 def cmd_bench(args) -> None:
-    from .bench import format_table, grpo_vs_ppo, write_json
+    from .bench import format_table, run_bench, write_json
 
-    summary = grpo_vs_ppo(args.init, args.data, args.steps, args.repeats, args.prompts_per_step, args.group_size,
-                          args.device)
+    given = {f.name: getattr(args, f.name) for f in fields(BenchConfig) if getattr(args, f.name) is not None}
+    cfg = replace(QUICK if args.quick else BenchConfig(), **given)
+    summary = run_bench(args.init, args.data, cfg)
     print(format_table(summary))
     path = write_json(summary, args.out)
-    print(json.dumps({"bench": str(path), "ppo_over_grpo": summary["ppo_over_grpo"]}))
+    print(json.dumps({"bench": str(path), "kv_cache_speedup": [g["speedup"] for g in summary["generation"]],
+                      "ppo_over_grpo": summary["grpo_vs_ppo"]["ppo_over_grpo"],
+                      "fraction_of_matmul": summary["flops"]["fraction_of_matmul"]}))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,14 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=str(DATA_DIR))
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("bench", help="GRPO vs PPO cost side by side: a table, and bench.json in --out")
+    p = sub.add_parser("bench", help="what a step costs (generation, phases, GRPO vs PPO, FLOP/s); bench.json in --out")
+    group = p.add_argument_group("BenchConfig (defaults in minigrpo/bench.py; --quick changes them)")
+    for f in fields(BenchConfig):
+        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default), default=None,
+                           help=f"(default: {f.default}; --quick: {getattr(QUICK, f.name)})")
+    p.add_argument("--quick", action="store_true", help="a smoke test in seconds: tiny batch, one repeat")
     p.add_argument("--init", default=str(DEFAULT_INIT))
     p.add_argument("--data", default=str(DATA_DIR))
-    p.add_argument("--steps", type=int, default=6, help="steps per run (the first is not timed)")
-    p.add_argument("--repeats", type=int, default=3, help="alternating GRPO / PPO runs per kind")
-    p.add_argument("--prompts-per-step", type=int, default=GRPOConfig.prompts_per_step)
-    p.add_argument("--group-size", type=int, default=GRPOConfig.group_size)
-    p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="runs/bench")
     p.set_defaults(func=cmd_bench)
 

@@ -6,6 +6,7 @@ overridden from the command line (``--group-size 16``); see ``__main__.py``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -114,12 +115,51 @@ class RLConfig:
         _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
 
 
+# The choices of GRPOConfig's variant switches; tests check they match the functions that take them.
+BASELINES = ("mean", "leave_one_out")  # step3_group_norm.BASELINES
+ADV_SCALES = ("group", "batch", "none")  # step3_group_norm.SCALES
+AGGREGATIONS = ("grpo", "dapo", "dr_grpo")  # objective.AGGREGATIONS
+RATIO_LEVELS = ("token", "sequence")  # step4_ratio_clip.RATIO_LEVELS
+MULTI_REWARD_NORMS = ("sum", "gdpo")
+REWARD_COMPONENTS = ("correct", "format", "length")  # rewards.COMPONENTS
+
+
+def parse_reward_weights(text: str) -> dict[str, float]:
+    """'correct=1,format=0.5' -> {'correct': 1.0, 'format': 0.5}: known names, each once, weights > 0."""
+    weights = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        name = name.strip()
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = math.nan
+        _check(
+            name in REWARD_COMPONENTS and name not in weights and math.isfinite(weight) and weight > 0,
+            f"reward_weights must be 'name=weight' pairs joined by commas, each name once, from "
+            f"{REWARD_COMPONENTS}, each weight a positive number; got {text!r}",
+        )
+        weights[name] = weight
+    return weights
+
+
 @dataclass(frozen=True)
 class GRPOConfig(RLConfig):
-    """GRPO: the shared settings plus how advantages come from the group."""
+    """GRPO: the shared settings plus how advantages come from the group, and the variant switches.
+
+    The defaults are DeepSeekMath's GRPO; each variant field changes one thing (README, "Variants").
+    """
 
     adv_eps: float = 1e-4  # added to the group std before dividing
     supervision: str = "outcome"  # "outcome" (step 3) or "process" (step 6)
+    baseline: str = "mean"  # "mean" of the group, or "leave_one_out" (RLOO)
+    adv_scale: str = "group"  # divide by the "group" std, the "batch" std, or "none" (Dr. GRPO)
+    aggregation: str = "grpo"  # token terms averaged as in Eq. 3 ("grpo"), or "dapo", or "dr_grpo"
+    clip_eps_high: float = 0.0  # DAPO clip-higher: the upper clip is 1 + clip_eps_high; 0 means clip_eps
+    ratio_level: str = "token"  # one ratio per "token", or per completion ("sequence": GSPO)
+    reward_weights: str = "correct=1"  # weighted reward components, e.g. "correct=1,format=0.5,length=0.5"
+    multi_reward_norm: str = "sum"  # normalize the weighted "sum" (GRPO), or each component first ("gdpo")
+    ref_reset_every: int = 0  # iterative GRPO: pi_ref <- pi_theta every this many steps; 0: never
 
     def __post_init__(self):
         super().__post_init__()
@@ -132,6 +172,32 @@ class GRPOConfig(RLConfig):
             self.supervision in ("outcome", "process"),
             f"supervision must be 'outcome' or 'process', got {self.supervision!r}",
         )
+        for name, choices in [("baseline", BASELINES), ("adv_scale", ADV_SCALES), ("aggregation", AGGREGATIONS),
+                              ("ratio_level", RATIO_LEVELS), ("multi_reward_norm", MULTI_REWARD_NORMS)]:
+            value = getattr(self, name)
+            _check(value in choices, f"{name} must be one of {choices}, got {value!r}")
+        _check(self.clip_eps_high >= 0, f"clip_eps_high must be >= 0 (0: same as clip_eps), got {self.clip_eps_high}")
+        parse_reward_weights(self.reward_weights)
+        _check(self.ref_reset_every >= 0, f"ref_reset_every must be >= 0 (0: never), got {self.ref_reset_every}")
+        _check(
+            self.ref_reset_every == 0 or self.kl_coef > 0,
+            "ref_reset_every needs kl_coef > 0: without the KL term there is no reference policy to reset",
+        )
+        if self.multi_reward_norm == "gdpo":
+            _check(
+                (self.baseline, self.adv_scale) == ("mean", "group"),
+                "multi_reward_norm='gdpo' sets its own normalization (each component by its group, the sum by "
+                f"the batch): leave baseline='mean' and adv_scale='group', got {self.baseline!r}, {self.adv_scale!r}",
+            )
+        if self.supervision == "process":
+            defaults = {f.name: f.default for f in fields(self)}
+            outcome_only = ("baseline", "adv_scale", "reward_weights", "multi_reward_norm", "ratio_level")
+            changed = [name for name in outcome_only if getattr(self, name) != defaults[name]]
+            _check(
+                not changed,
+                f"{', '.join(changed)} apply to outcome supervision (one reward and one advantage per completion); "
+                "with supervision='process' leave them at their defaults",
+            )
 
 
 @dataclass(frozen=True)

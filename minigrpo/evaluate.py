@@ -18,12 +18,13 @@ def greedy_completions(model: GPT, problems: list[Problem], max_new_tokens: int 
     """
     device = next(model.parameters()).device
     texts = []
-    for start in range(0, len(problems), batch_size):
-        chunk = problems[start : start + batch_size]
-        prompt, valid = encode_prompts([p.prompt for p in chunk], device)
-        budget = max_new_tokens or model.cfg.block_size - prompt.shape[1] + 1
-        completions, _, _ = generate(model, prompt, valid, budget, EOS_ID, PAD_ID, greedy=True)
-        texts += [decode(row) for row in completions.tolist()]
+    with torch.inference_mode():  # only text leaves this function, so no tensor can reach autograd
+        for start in range(0, len(problems), batch_size):
+            chunk = problems[start : start + batch_size]
+            prompt, valid = encode_prompts([p.prompt for p in chunk], device)
+            budget = max_new_tokens or model.cfg.block_size - prompt.shape[1] + 1
+            completions, _, _ = generate(model, prompt, valid, budget, EOS_ID, PAD_ID, greedy=True)
+            texts += [decode(row) for row in completions.tolist()]
     return texts
 
 

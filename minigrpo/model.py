@@ -153,7 +153,9 @@ def token_logprobs(
     return logp.gather(-1, completion.unsqueeze(-1)).squeeze(-1)
 
 
-@torch.no_grad()  # not inference_mode: the outputs feed the autograd graph of the update
+# Not inference_mode: the update saves the completions and mask for backward (gather, where),
+# which tensors made in inference mode cannot be.
+@torch.no_grad()
 def generate(
     model: GPT,
     prompt: torch.Tensor,
@@ -173,6 +175,9 @@ def generate(
       mask [N, T] (True on generated tokens, the <eos> included),
       logp [N, T] (log-prob of each sampled token under softmax(logits / temperature)).
     A row stops at its <eos>; generation stops when every row has.
+    ``use_cache=False`` re-runs the whole prefix for every new token instead of feeding
+    only the newest one against cached keys and values: the same tokens, much slower
+    (``python -m minigrpo bench`` measures by how much).
     """
     N, P = prompt.shape
     if P + max_new_tokens - 1 > model.cfg.block_size:  # the last new token is never fed back in
@@ -180,7 +185,6 @@ def generate(
                          f"block_size {model.cfg.block_size}")
     cache = KVCache(model.cfg.n_layer) if use_cache else None
     valid = prompt_valid
-    tokens = prompt
     step_input = prompt
     finished = torch.zeros(N, dtype=torch.bool, device=prompt.device)
     out_tokens, out_mask, out_logp = [], [], []
@@ -197,9 +201,8 @@ def generate(
         out_mask.append(~finished)
         out_logp.append(torch.where(finished, torch.zeros_like(next_logp), next_logp))
         finished = finished | (next_token == eos_id)
-        tokens = torch.cat([tokens, next_token[:, None]], dim=1)
         valid = torch.cat([valid, torch.ones_like(finished)[:, None]], dim=1)
-        step_input = next_token[:, None] if use_cache else tokens
+        step_input = next_token[:, None] if use_cache else torch.cat([step_input, next_token[:, None]], dim=1)
         if finished.all():
             break
     return torch.stack(out_tokens, 1), torch.stack(out_mask, 1), torch.stack(out_logp, 1)

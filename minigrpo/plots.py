@@ -109,3 +109,48 @@ def plot_grpo_vs_ppo(runs: dict[str, list[dict]], path: str | Path) -> Path:
 
 def _smooth(values: list[float], window: int = 20) -> list[float]:
     return [float(np.mean(values[max(0, i - window + 1) : i + 1])) for i in range(len(values))]
+
+
+def accuracy_vs_seconds(metrics: list[dict]) -> tuple[list[float], list[float]]:
+    """(training seconds, held-out accuracy) at each evaluation of a run, in step order.
+
+    The seconds at an evaluation are the sum of ``wall_s`` over the steps up to and including
+    it; ``wall_s`` excludes evaluation, so the clock counts training only and the accuracy
+    before training sits at 0 s.
+    """
+    steps = [r["step"] for r in metrics]
+    if steps != sorted(set(steps)):
+        raise ValueError("metrics must hold each step once, in increasing order")
+    seconds, accuracy, elapsed = [], [], 0.0
+    for r in metrics:
+        elapsed += r.get("wall_s", 0.0)
+        if "test_accuracy" in r:
+            seconds.append(elapsed)
+            accuracy.append(r["test_accuracy"])
+    return seconds, accuracy
+
+
+def plot_accuracy_vs_time(runs: dict[str, list[dict]], path: str | Path) -> Path:
+    """Held-out accuracy against training seconds, one curve per run (learning efficiency).
+
+    ``runs`` maps a name to its metrics; compare runs from the same warm start on the same machine.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for name, metrics in runs.items():
+        seconds, accuracy = accuracy_vs_seconds(metrics)
+        step_seconds = [r["wall_s"] for r in metrics if "wall_s" in r]
+        ax.plot(seconds, accuracy, marker="o", markersize=3,
+                label=f"{name}: {len(step_seconds)} steps in {seconds[-1]:.0f} s "
+                      f"(median {np.median(step_seconds):.2f} s per step)")
+    ax.set_xlabel("training seconds (sum of per-step wall_s)")
+    ax.set_ylabel("held-out greedy accuracy")
+    ax.set_title("Accuracy against wall-clock time, from the same warm start", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.text(0.01, 0.01, "Each point is one evaluation on the test split; the clock counts training steps only, "
+             "evaluation time excluded.", fontsize=7, va="bottom")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -6,6 +6,8 @@ algorithm. Completions are parsed with regular expressions, never evaluated.
 
 - ``outcome_reward``: 1 if the final answer is right, else 0 (unparseable -> 0).
 - ``format_reward``: 1 if every segment is a well-formed step or the final answer.
+- ``length_penalty``: 0 up to the length of the worked solution, then -1/|solution| per
+  extra character, down to -1 (a soft penalty on rambling, not on the answer).
 - ``step_rewards``: one score per segment (see task.split_segments), the process
   supervision signal. Segment k < n-1 must be the step "a op b = c;" where op and b
   are the problem's k-th operator and next operand, a is the result the previous
@@ -30,6 +32,15 @@ def format_reward(problem: Problem, completion: str) -> float:
     segments = split_segments(completion)
     steps_ok = all(STEP_RE.fullmatch(text) for text, _ in segments[:-1])
     return float(steps_ok and ANSWER_RE.fullmatch(segments[-1][0]) is not None)
+
+
+def length_penalty(problem: Problem, completion: str) -> float:
+    extra = len(completion) - len(problem.solution)
+    return -min(1.0, extra / len(problem.solution)) if extra > 0 else 0.0
+
+
+# The components a multi-reward run can weight (GRPOConfig.reward_weights), by name.
+COMPONENTS = {"correct": outcome_reward, "format": format_reward, "length": length_penalty}
 
 
 @dataclass(frozen=True)

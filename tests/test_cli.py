@@ -64,13 +64,29 @@ def test_ppo_writes_a_run_folder_with_its_critic(tmp_path, capsys):
     assert "holds a Critic" in capsys.readouterr().err
 
 
-def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
+def test_quick_bench_prints_every_part_and_writes_json(tmp_path, capsys):
     small_data(tmp_path)
-    args = ["bench", "--init", str(tmp_path / "init.pt"), "--data", str(tmp_path), "--steps", "2", "--repeats", "1",
-            "--prompts-per-step", "2", "--group-size", "2", "--out", str(tmp_path / "bench")]
+    args = ["bench", "--quick", "--init", str(tmp_path / "init.pt"), "--data", str(tmp_path),
+            "--out", str(tmp_path / "bench")]
     assert main(args) == 0
     printed = capsys.readouterr().out
+    for heading in ("(a) generation", "(b) one GRPO step", "(c) GRPO vs PPO", "(d) the training forward"):
+        assert heading in printed
     assert "PPO / GRPO" in printed and "seconds per step" in printed
     summary = json.loads((tmp_path / "bench" / "bench.json").read_text())
+    assert summary["settings"]["steps"] == 2 and summary["settings"]["group_size"] == 2
     # PPO holds a critic as big as the policy (plus a value head): more parameters than GRPO
-    assert summary["ppo"]["parameters_held"] > 1.4 * summary["grpo"]["parameters_held"]
+    vs = summary["grpo_vs_ppo"]
+    assert vs["ppo"]["parameters_held"] > 1.4 * vs["grpo"]["parameters_held"]
+    # with and without the KV cache, the same seed samples the same tokens
+    assert all(g["cached_tokens"] == g["uncached_tokens"] > 0 for g in summary["generation"])
+    assert [g["completions"] for g in summary["generation"]] == [2 * 2, 2 * 4]
+    flops = summary["flops"]
+    assert flops["sequences"] == 4 and flops["training_flops"] > 0 and flops["matmul_flop_per_s"] > 0
+
+
+def test_bench_flags_override_quick(tmp_path, capsys):
+    small_data(tmp_path)
+    args = ["bench", "--quick", "--group-size", "1", "--init", str(tmp_path / "init.pt"), "--data", str(tmp_path)]
+    assert main(args) == 2
+    assert "group_size" in capsys.readouterr().err

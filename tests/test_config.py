@@ -2,7 +2,9 @@
 
 import pytest
 
-from minigrpo.config import GRPOConfig, ModelConfig, TaskConfig, WarmupConfig, from_dict
+from minigrpo import config, rewards
+from minigrpo.config import GRPOConfig, ModelConfig, TaskConfig, WarmupConfig, from_dict, parse_reward_weights
+from minigrpo.grpo import objective, step3_group_norm, step4_ratio_clip
 from minigrpo.runtime import resolve_device
 
 
@@ -17,11 +19,43 @@ from minigrpo.runtime import resolve_device
         ({"supervision": "both"}, "supervision"),
         ({"temperature": 0}, "temperature"),
         ({"num_inner_steps": 0}, "num_inner_steps"),
+        ({"aggregation": "token_mean"}, "aggregation must be one of"),
+        ({"adv_scale": "global"}, "adv_scale must be one of"),
+        ({"baseline": "median"}, "baseline must be one of"),
+        ({"ratio_level": "completion"}, "ratio_level must be one of"),
+        ({"multi_reward_norm": "mean"}, "multi_reward_norm must be one of"),
+        ({"clip_eps_high": -0.1}, "clip_eps_high"),
+        ({"ref_reset_every": -1}, "ref_reset_every"),
+        ({"ref_reset_every": 50, "kl_coef": 0.0}, "ref_reset_every needs kl_coef > 0"),
+        ({"multi_reward_norm": "gdpo", "adv_scale": "none"}, "gdpo.*sets its own normalization"),
+        ({"supervision": "process", "baseline": "leave_one_out"}, "baseline apply to outcome supervision"),
+        ({"supervision": "process", "reward_weights": "correct=1,format=1", "ratio_level": "sequence"},
+         "reward_weights, ratio_level apply to outcome"),
     ],
 )
 def test_invalid_grpo_config_names_the_field(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GRPOConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "text", ["correct", "correct=0", "correct=-1", "correct=nan", "format=inf", "speed=1", "correct=1,correct=2",
+             "correct=1,", ""],
+)
+def test_bad_reward_weights_are_refused(text):
+    with pytest.raises(ValueError, match="reward_weights must be 'name=weight' pairs"):
+        GRPOConfig(reward_weights=text)
+
+
+def test_reward_weights_parse_in_order():
+    assert parse_reward_weights("correct=1, format=0.5,length=2e-1") == {"correct": 1.0, "format": 0.5, "length": 0.2}
+
+
+def test_variant_choices_are_the_ones_the_functions_take():
+    assert config.BASELINES == step3_group_norm.BASELINES and config.ADV_SCALES == step3_group_norm.SCALES
+    assert config.AGGREGATIONS == objective.AGGREGATIONS
+    assert config.RATIO_LEVELS == step4_ratio_clip.RATIO_LEVELS
+    assert config.REWARD_COMPONENTS == tuple(rewards.COMPONENTS)
 
 
 def test_other_invalid_configs():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from minigrpo.grpo import combined_advantages, gdpo_advantages
+from minigrpo.grpo import combined_advantages, gdpo_advantages, group_advantages
 
 
 def numpy_group_normalize(r: np.ndarray, eps: float) -> np.ndarray:
@@ -84,3 +84,20 @@ def test_bad_shapes_are_refused():
         gdpo_advantages(torch.zeros(2, 3, 2), torch.ones(3))
     with pytest.raises(ValueError, match=r"\[B, G, K\]"):
         combined_advantages(torch.zeros(2, 3), torch.ones(3))
+
+
+@pytest.mark.parametrize("baseline, scale", [("leave_one_out", "group"), ("mean", "batch"), ("mean", "none")])
+def test_combined_advantages_pass_step_3_variants_on_to_the_weighted_sum(baseline, scale):
+    rewards, weights = random_rewards(1)
+    r = (rewards * weights).sum(-1)
+    G = r.shape[1]
+    base = r.mean(1, keepdims=True) if baseline == "mean" else (r.sum(1, keepdims=True) - r) / (G - 1)
+    divisor = {"group": r.std(1, ddof=1, keepdims=True) + 1e-4, "batch": r.std(ddof=1) + 1e-4, "none": 1.0}[scale]
+    got = combined_advantages(torch.tensor(rewards), torch.tensor(weights), baseline=baseline, scale=scale).numpy()
+    np.testing.assert_allclose(got, (r - base) / divisor, rtol=1e-12)
+
+
+def test_one_component_of_weight_one_is_exactly_step_3():
+    # the default run (reward_weights="correct=1", multi_reward_norm="sum") must not change a bit
+    rewards = torch.randint(0, 2, (6, 8), generator=torch.Generator().manual_seed(0)).float()
+    assert torch.equal(combined_advantages(rewards[..., None], torch.ones(1)), group_advantages(rewards))

@@ -186,3 +186,54 @@ def test_bad_aggregation_is_refused():
         aggregate_tokens(x, mask, "dr_grpo")
     with pytest.raises(ValueError, match="dr_grpo needs max_len"):
         aggregate_tokens(x, mask, "dr_grpo", max_len=2)  # shorter than a completion
+
+
+# GSPO through the objective: ratio_level="sequence", one clipped ratio s_i per completion
+
+GSPO_EPS, GSPO_EPS_HIGH = 3e-4, 4e-4
+
+
+def numpy_gspo_objective(logp, old_logp, ref_logp, adv, mask, beta, eps, eps_high):
+    """GSPO Eq. 5 with s_i of Eq. 7, minus beta times the per-token k3 KL averaged like Eq. 3."""
+    B, G, _ = logp.shape
+    total = 0.0
+    for b in range(B):
+        for i in range(G):
+            tokens = mask[b, i]
+            s = np.exp(np.mean(logp[b, i, tokens] - old_logp[b, i, tokens]))
+            a = adv[b, i, 0]
+            d = ref_logp[b, i, tokens] - logp[b, i, tokens]
+            total += min(s * a, np.clip(s, 1 - eps, 1 + eps_high) * a) - beta * np.mean(np.exp(d) - d - 1)
+    return total / (B * G)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sequence_ratio_level_is_the_gspo_objective(seed):
+    logp, _, ref_logp, adv, mask = random_batch(seed)
+    rng = np.random.default_rng(seed + 10)
+    old_logp = logp + rng.normal(0, 4e-4, size=logp.shape)  # s_i lands on both sides of the narrow clip
+    adv = np.repeat(adv[..., :1], logp.shape[-1], axis=-1)  # one A_i per completion
+    got = grpo_objective(
+        *(torch.tensor(x) for x in (logp, old_logp, ref_logp, adv, mask)), BETA, GSPO_EPS,
+        clip_eps_high=GSPO_EPS_HIGH, ratio_level="sequence",
+    )
+    expected = numpy_gspo_objective(logp, old_logp, ref_logp, adv, mask, BETA, GSPO_EPS, GSPO_EPS_HIGH)
+    assert got.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_at_ratio_one_sequence_and_token_ratios_give_the_same_gradient():
+    # s_i = 1 and ratio_t = 1: both gradients are A_i / (|o_i| B G) on every token (why GSPO needs mu > 1 to differ)
+    logp, _, _, adv, mask = random_batch(4)
+    adv = torch.tensor(np.repeat(adv[..., :1], logp.shape[-1], axis=-1))
+    grads = []
+    for level in ("token", "sequence"):
+        x = torch.tensor(logp, requires_grad=True)
+        grpo_objective(x, x.detach(), None, adv, torch.tensor(mask), 0.0, EPS, ratio_level=level).backward()
+        grads.append(x.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=0)
+
+
+def test_unknown_ratio_level_is_refused():
+    x, mask = torch.zeros(1, 2, 3), torch.ones(1, 2, 3, dtype=torch.bool)
+    with pytest.raises(ValueError, match="ratio_level must be one of"):
+        grpo_objective(x, x, None, x, mask, 0.0, EPS, ratio_level="completion")

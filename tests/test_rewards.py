@@ -1,6 +1,6 @@
 """Verifiable rewards: outcome, format and per-step (process) scores, recomputed by hand."""
 
-from minigrpo.rewards import format_reward, outcome_reward, step_rewards
+from minigrpo.rewards import COMPONENTS, format_reward, length_penalty, outcome_reward, step_rewards
 from minigrpo.task import parse_problem
 
 P = parse_problem("37+45-18")  # 37+45=82;82-18=64;#64
@@ -45,3 +45,15 @@ def test_malformed_and_extra_segments_score_zero():
     assert scores("37+45=82;82-18=64;#64;#64") == [(1.0, 8), (1.0, 17), (0.0, 21), (0.0, 24)]
     assert scores("#64") == [(0.0, 2)]  # skipping the steps is not a step
     assert scores("") == [(0.0, -1)]
+
+
+def test_length_penalty_starts_after_the_worked_solution_and_stops_at_minus_one():
+    # the solution "37+45=82;82-18=64;#64" has 21 characters
+    assert length_penalty(P, "37+45=82;82-18=64;#64") == 0.0
+    assert length_penalty(P, "#64") == 0.0  # shorter is not rewarded, only longer is penalized
+    assert length_penalty(P, "37+45=82;82-18=64;#64;1+1=2") == -6 / 21
+    assert length_penalty(P, "1" * 60) == -1.0
+
+
+def test_components_are_named_reward_functions():
+    assert COMPONENTS == {"correct": outcome_reward, "format": format_reward, "length": length_penalty}

@@ -54,3 +54,21 @@ def test_mask_covers_tokens_up_to_and_including_eos():
 def test_same_seed_same_group(tiny_model):
     a, b = (sample_group(tiny_model, PROBLEMS, 4, 12, generator=torch.Generator().manual_seed(5)) for _ in range(2))
     assert torch.equal(a.completions, b.completions)
+
+
+def test_all_b_times_g_completions_are_generated_together(tiny_model):
+    # Batched generation: every forward pass carries all B * G rows, one pass per new token.
+    rows_per_call = []
+
+    class Counting(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner, self.cfg = tiny_model, tiny_model.cfg
+
+        def forward(self, tokens, valid, cache=None):
+            rows_per_call.append(tokens.shape[0])
+            return self.inner(tokens, valid, cache)
+
+    group = sample_group(Counting(), PROBLEMS, group_size=3, max_new_tokens=12,
+                         generator=torch.Generator().manual_seed(0))
+    assert rows_per_call == [len(PROBLEMS) * 3] * group.completions.shape[-1]

@@ -190,3 +190,16 @@ def test_gspo_padding_never_changes_the_value_or_the_gradient():
     for value, grad in results[1:]:
         assert torch.equal(value, results[0][0]) and torch.equal(grad, results[0][1])
     assert (results[0][0][~mask] == 0).all() and (results[0][1][~mask] == 0).all()
+
+
+def test_sequence_clip_fraction_counts_every_token_of_a_clipped_completion():
+    # s = 1.5 (A > 0, clipped), 1.1 (inside), 0.5 (A < 0, clipped), 1.5 (A < 0: not clipped) with eps = 0.2
+    log_s = torch.tensor(np.log([1.5, 1.1, 0.5, 1.5])).view(1, 4, 1)
+    offsets = torch.tensor([0.3, -0.1, -0.2], dtype=torch.float64)  # token ratios vary; only their mean counts
+    old_logp = torch.zeros(1, 4, 3, dtype=torch.float64)
+    adv = torch.tensor([1.0, 1.0, -1.0, -1.0], dtype=torch.float64).view(1, 4, 1).expand(1, 4, 3)
+    mask = torch.tensor([[[True, True, True], [True, True, True], [True, False, False], [True, True, True]]])
+    logp = old_logp + log_s + offsets  # completion 2 has one real token: s = 0.5 e^0.3 = 0.67, still below 0.8
+    assert clip_fraction(logp, old_logp, adv, mask, EPS, ratio_level="sequence") == pytest.approx(4 / 10)
+    with pytest.raises(ValueError, match="ratio_level must be one of"):
+        clip_fraction(logp, old_logp, adv, mask, EPS, ratio_level="completion")

@@ -43,10 +43,21 @@ def _check(component_rewards: torch.Tensor, weights: torch.Tensor):
         )
 
 
-def combined_advantages(component_rewards: torch.Tensor, weights: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
-    """GRPO: group-normalize r_i = sum_k w_k r_{i,k}. [B, G, K] and [K] -> [B, G]."""
+def combined_advantages(
+    component_rewards: torch.Tensor,
+    weights: torch.Tensor,
+    eps: float = 1e-4,
+    *,
+    baseline: str = "mean",
+    scale: str = "group",
+) -> torch.Tensor:
+    """GRPO: group-normalize r_i = sum_k w_k r_{i,k}. [B, G, K] and [K] -> [B, G].
+
+    ``baseline`` and ``scale`` go to ``group_advantages`` (step 3's variants). With one
+    component of weight 1 this is exactly step 3 on that reward.
+    """
     _check(component_rewards, weights)
-    return group_advantages((component_rewards * weights).sum(-1), eps)
+    return group_advantages((component_rewards * weights).sum(-1), eps, baseline=baseline, scale=scale)
 
 
 def gdpo_advantages(component_rewards: torch.Tensor, weights: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:

@@ -29,15 +29,20 @@ TRL's conventions beyond that:
   gradient accumulation steps; "grpo" likewise averages over the local micro-batch.
 - TRL's "bnpo" (token mean over the local micro-batch only) equals "dapo" here; it is not repeated.
 
-Deviations from the paper: none for the default "grpo". Each completion is averaged over
-its own tokens (1/|o_i|) and padding never counts; "dapo" and "dr_grpo" are opt-in.
+The ratio is per token (``ratio_level="token"``, Eq. 3) or one per completion
+(``"sequence"``, GSPO: ``step4_ratio_clip.gspo_surrogate``); GSPO's own objective is its
+surrogate with the "grpo" aggregation (a mean over each completion, then over completions).
+
+Deviations from the paper: none for the defaults. Each completion is averaged over its own
+tokens (1/|o_i|) and padding never counts; "dapo", "dr_grpo" and "sequence" are opt-in. With
+"sequence" the k3 KL term stays per token (GSPO's paper trains without it).
 """
 
 from __future__ import annotations
 
 import torch
 
-from .step4_ratio_clip import clipped_surrogate
+from .step4_ratio_clip import RATIO_LEVELS, clipped_surrogate, gspo_surrogate
 from .step5_kl import kl_k3
 
 AGGREGATIONS = ("grpo", "dapo", "dr_grpo")
@@ -84,19 +89,26 @@ def grpo_objective(
     clip_eps_high: float | None = None,
     aggregation: str = "grpo",
     max_len: int | None = None,
+    ratio_level: str = "token",
 ) -> torch.Tensor:
     """J(theta), a scalar. All tensors [B, G, T]; ref_logp may be None when kl_coef = 0.
 
     ``clip_eps_high`` is DAPO's upper clip (None: symmetric); ``aggregation`` and ``max_len``
-    go to ``aggregate_tokens``.
+    go to ``aggregate_tokens``; ``ratio_level`` is "token" or "sequence" (GSPO; ``adv`` must
+    then be one A_i per completion, broadcast over its tokens).
     """
     if mask.shape != logp.shape:
         raise ValueError(f"mask {tuple(mask.shape)} must match logp {tuple(logp.shape)}")
+    if ratio_level not in RATIO_LEVELS:
+        raise ValueError(f"ratio_level must be one of {RATIO_LEVELS}, got {ratio_level!r}")
     mask = mask.bool()
     # Zero the padding before any arithmetic: exp() of a garbage value there would put
     # inf or NaN into the gradient even though the masked mean never selects it.
     logp, old_logp, adv = (torch.where(mask, x, 0.0) for x in (logp, old_logp, adv))
-    per_token = clipped_surrogate(logp, old_logp, adv, clip_eps, clip_eps_high)
+    if ratio_level == "sequence":  # variant: GSPO, one clipped ratio per completion
+        per_token = gspo_surrogate(logp, old_logp, adv, mask, clip_eps, clip_eps_high)
+    else:
+        per_token = clipped_surrogate(logp, old_logp, adv, clip_eps, clip_eps_high)
     if kl_coef > 0:
         if ref_logp is None:
             raise ValueError("kl_coef > 0 needs ref_logp")

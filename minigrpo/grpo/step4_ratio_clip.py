@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import torch
 
+RATIO_LEVELS = ("token", "sequence")
+
 
 def _check_same_shape(**tensors):
     shapes = {name: tuple(t.shape) for name, t in tensors.items()}
@@ -73,13 +75,20 @@ def clip_fraction(
     mask: torch.Tensor,
     clip_eps: float,
     clip_eps_high: float | None = None,
+    ratio_level: str = "token",
 ) -> float:
     """Fraction of completion tokens whose gradient the clip removes.
 
-    That is ratio > 1 + eps_high with A > 0, or ratio < 1 - eps_low with A < 0.
+    That is ratio > 1 + eps_high with A > 0, or ratio < 1 - eps_low with A < 0, where the
+    ratio is the token's own, or its completion's s_i with ``ratio_level="sequence"`` (GSPO).
     """
+    if ratio_level not in RATIO_LEVELS:
+        raise ValueError(f"ratio_level must be one of {RATIO_LEVELS}, got {ratio_level!r}")
     low, high = _clip_bounds(clip_eps, clip_eps_high)
-    ratio = probability_ratio(logp, old_logp)
+    if ratio_level == "sequence":
+        ratio = sequence_ratio(logp, old_logp, mask)
+    else:
+        ratio = probability_ratio(logp, old_logp)
     clipped = ((ratio > high) & (adv > 0)) | ((ratio < low) & (adv < 0))
     return (clipped & mask).sum().item() / max(mask.sum().item(), 1)
 

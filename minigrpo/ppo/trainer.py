@@ -66,13 +66,15 @@ def train_ppo(
             rewards = score_outcomes(outcome_reward, group)  # 2
             ref_logp = group_logprobs(reference, group, cfg.temperature) if reference else None
             token_rewards = kl_penalized_rewards(rewards, group.old_logp, ref_logp, group.mask, cfg.kl_coef)
-            old_values = completion_values(critic, group)
+        values = completion_values(critic, group)  # with gradient: the first critic update reuses this pass
+        old_values = values.detach()  # V_old, as old_logp is pi_old: no second forward
+        with torch.no_grad():
             adv, returns = gae(token_rewards, old_values, group.mask, cfg.gamma, cfg.lam)  # replaces 3
             if cfg.whiten_advantages:
                 adv = whiten(adv, group.mask)
 
         clip_fracs = []
-        for _ in range(cfg.num_inner_steps):
+        for inner in range(cfg.num_inner_steps):
             logp = group_logprobs(policy, group, cfg.temperature)
             objective = grpo_objective(logp, group.old_logp, None, adv, group.mask, 0.0, cfg.clip_eps)  # 4, KL is in r
             optimizer.zero_grad(set_to_none=True)
@@ -81,7 +83,8 @@ def train_ppo(
             optimizer.step()
             clip_fracs.append(clip_fraction(logp.detach(), group.old_logp, adv, group.mask, cfg.clip_eps))
 
-            values = completion_values(critic, group)
+            if inner > 0:
+                values = completion_values(critic, group)
             value_loss = clipped_value_loss(values, old_values, returns, group.mask, cfg.value_clip_eps)
             critic_optimizer.zero_grad(set_to_none=True)
             value_loss.backward()

@@ -1,0 +1,120 @@
+"""GRPO and PPO training steps side by side, each in a fresh process (bench parts b and c).
+
+Each algorithm runs a few steps at the same batch in its own process (so peak memory is
+its own), the two alternating so that a change in the machine's load hits both. Reported:
+medians per kind and the PPO / GRPO ratio (time per step, peak memory, parameters held),
+and GRPO's step split into the phases the trainer times. Machines are shared and noisy:
+compare the ratios measured in one run, not absolute numbers across runs.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+
+from .config import GRPOConfig, PPOConfig
+
+PHASES = ("sample_s", "score_s", "ref_s", "fwd_bwd_s", "opt_s")  # keys of a GRPO step record, in loop order
+
+
+def _peak_rss_mib() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+
+
+def run_child(kind: str, init: str, data: str, steps: int, prompts_per_step: int, group_size: int, device: str) -> dict:
+    """Inside a fresh process: ``steps`` steps of GRPO or PPO; times, peak memory, parameters held."""
+    import torch
+
+    from .checkpoint import load_checkpoint
+    from .evaluate import count_parameters
+    from .runtime import resolve_device
+    from .task import load_split
+
+    dev = resolve_device(device)
+    policy, _ = load_checkpoint(init, device=dev)
+    train = load_split("train", data)
+    settings = dict(steps=steps, prompts_per_step=prompts_per_step, group_size=group_size, eval_every=10**9,
+                    device=device)
+    records = []
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    rss_before = _peak_rss_mib()
+    if kind == "grpo":
+        from .grpo.trainer import train_grpo
+
+        train_grpo(policy, GRPOConfig(**settings), train, train[:8], log=records.append, progress=False)
+        held = {"policy": count_parameters(policy), "reference": count_parameters(policy), "critic": 0}
+    else:
+        from .ppo.trainer import train_ppo
+
+        critic = train_ppo(policy, PPOConfig(**settings), train, train[:8], log=records.append, progress=False)
+        held = {"policy": count_parameters(policy), "reference": count_parameters(policy),
+                "critic": count_parameters(critic)}
+    timed = [r for r in records if "wall_s" in r][1:]  # the first step warms up
+    return {
+        "kind": kind,
+        "step_s": statistics.median(r["wall_s"] for r in timed),
+        "steps": [{k: r[k] for k in ("wall_s", *PHASES) if k in r} for r in timed],
+        "peak_rss_mib": _peak_rss_mib(),
+        "rss_growth_mib": _peak_rss_mib() - rss_before,
+        "peak_cuda_mib": torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else None,
+        "parameters_held": held,
+        "reward_mean": statistics.mean(r["reward_mean"] for r in records if "reward_mean" in r),
+    }
+
+
+def step_phases(steps: list[dict]) -> dict | None:
+    """A GRPO step split into its phases: median seconds of each, and its share of their sum.
+
+    ``steps`` are the trainer's timed step records (``wall_s`` and the ``PHASES`` keys).
+    ``other_s`` is what the phases leave of ``wall_s`` (logging the metrics, the loop itself).
+    Each part is a median over the steps, so the percentages are of the sum of the medians
+    (``step_s``) and add to 100. None when the records carry no phase timings.
+    """
+    if not steps or any(k not in s for s in steps for k in PHASES):
+        return None
+    parts = {k: statistics.median(s[k] for s in steps) for k in PHASES}
+    parts["other_s"] = statistics.median(s["wall_s"] - sum(s[k] for k in PHASES) for s in steps)
+    total = sum(parts.values())
+    return {"step_s": total, "parts": {k: {"s": v, "percent": 100 * v / total} for k, v in parts.items()}}
+
+
+def grpo_vs_ppo(init: str, data: str, steps: int, repeats: int, prompts_per_step: int, group_size: int,
+                device: str) -> dict:
+    """Alternate GRPO and PPO child processes ``repeats`` times; medians per kind and PPO / GRPO ratios."""
+    if steps < 2 or repeats < 1:
+        raise ValueError(f"need steps >= 2 (the first is not timed) and repeats >= 1, got {steps} and {repeats}")
+    runs = {"grpo": [], "ppo": []}
+    for _ in range(repeats):
+        for kind in runs:
+            args = [sys.executable, "-m", "minigrpo.bench_training", kind, init, data, str(steps),
+                    str(prompts_per_step), str(group_size), device]
+            child = subprocess.run(args, capture_output=True, text=True)
+            if child.returncode != 0:
+                raise ValueError(f"the {kind} benchmark process failed:\n{child.stderr.strip()[-2000:]}")
+            runs[kind].append(json.loads(child.stdout.strip().splitlines()[-1]))
+    summary = {}
+    for kind, results in runs.items():
+        summary[kind] = {
+            "step_s": statistics.median(r["step_s"] for r in results),
+            "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in results),
+            "rss_growth_mib": statistics.median(r["rss_growth_mib"] for r in results),
+            "parameters_held": sum(results[0]["parameters_held"].values()),
+        }
+        if results[0]["peak_cuda_mib"] is not None:
+            summary[kind]["peak_cuda_mib"] = statistics.median(r["peak_cuda_mib"] for r in results)
+    summary["ppo_over_grpo"] = {k: summary["ppo"][k] / summary["grpo"][k] if summary["grpo"][k] else None
+                                for k in summary["grpo"]}
+    summary["grpo_step_phases"] = step_phases([s for r in runs["grpo"] for s in r["steps"]])
+    summary["batch"] = {"prompts_per_step": prompts_per_step, "group_size": group_size, "steps": steps,
+                        "repeats": repeats, "device": device}
+    return summary
+
+
+if __name__ == "__main__":  # a child process of grpo_vs_ppo
+    kind, init, data, steps, prompts_per_step, group_size, device = sys.argv[1:]
+    print(json.dumps(run_child(kind, init, data, int(steps), int(prompts_per_step), int(group_size), device)))
