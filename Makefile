@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test compare bench warmstart data
+.PHONY: run test compare bench variants warmstart data
 
 $(VENV)/installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,32 @@ compare: $(VENV)/installed
 
 bench: $(VENV)/installed
 	$(PY) -m minigrpo bench
+
+# The README's variants table: 150 GRPO steps per variant from the same warm start and seed.
+# Each run prints its accuracy before/after as its last line; runs/variants/NAME holds its metrics.
+VARIANT_STEPS ?= 150
+VARIANTS = \
+	grpo: \
+	dapo:--aggregation=dapo \
+	dr_grpo:--aggregation=dr_grpo+--adv-scale=none \
+	batch_std:--adv-scale=batch \
+	rloo:--baseline=leave_one_out \
+	grpo_mu2:--num-inner-steps=2 \
+	clip_higher_mu2:--num-inner-steps=2+--clip-eps-high=0.28 \
+	gspo_mu2:--num-inner-steps=2+--ratio-level=sequence+--clip-eps=0.02 \
+	sum3:--reward-weights=correct=1,format=0.5,length=0.5 \
+	gdpo3:--reward-weights=correct=1,format=0.5,length=0.5+--multi-reward-norm=gdpo \
+	iterative:--ref-reset-every=50
+
+variants: $(VENV)/installed
+	@mkdir -p runs/variants
+	@for v in $(VARIANTS); do \
+	  name=$${v%%:*}; flags=$$(echo $${v#*:} | tr '+' ' '); \
+	  echo "== $$name $$flags"; \
+	  $(PY) -m minigrpo grpo --steps $(VARIANT_STEPS) --eval-every 50 $$flags --out runs/variants/$$name \
+	    > runs/variants/$$name.out || exit 1; \
+	  tail -n 1 runs/variants/$$name.out; \
+	done
 
 test: $(VENV)/installed
 	$(PY) -m ruff check .

@@ -9,6 +9,9 @@ For one batch of completions, token by token:
 (a) cannot tell the token that broke a wrong answer from the ones before it; (c) and (d)
 can, because the baseline V changes along the completion; (b) gets part of that back from
 a per-step verifier instead of a learned model.
+
+``first_slips`` finds, in each wrong completion, the first step the verifier rejects and
+how much the critic's value moved across it: where (c) falls, the critic saw the mistake.
 """
 
 from __future__ import annotations
@@ -44,6 +47,18 @@ class TokenCredit:
     process_adv: torch.Tensor  # (b)
     values: torch.Tensor  # (c)
     gae_adv: torch.Tensor  # (d)
+
+
+@dataclass(frozen=True)
+class Slip:
+    """The first wrong step of a wrong completion, and the critic's value across it."""
+
+    row: int  # which of the N completions
+    step: int  # which step (0-based)
+    start: int  # token index of the step's first token
+    end: int  # token index of its last token (the ';')
+    value_change: float  # V after the step minus V before it
+    gap_to_right: float  # V after it minus the mean V after the same step in the group's right answers
 
 
 @torch.no_grad()
@@ -87,3 +102,33 @@ def token_credit(
         values=flat(values),
         gae_adv=flat(gae_adv),
     )
+
+
+def first_slips(credit: TokenCredit, problems: list[Problem]) -> list[Slip]:
+    """For each wrong completion whose first failing step is followed by another, that step.
+
+    Row n of ``credit`` answers ``problems[n // G]``. V after step j is V(q, o_<end_j + 1),
+    the critic's estimate once the step is written. A critic that saw the mistake has a
+    negative ``gap_to_right``: its value after the slip is below its value after the same
+    step in the right answers to the same prompt (NaN if there are none). A last step has
+    no state after it inside the completion, so it is skipped.
+    """
+    G = len(credit.tokens) // len(problems)
+    text = lambda n: "".join(t for t in credit.tokens[n] if t != "<eos>")  # noqa: E731
+    steps = [step_rewards(problems[n // G], text(n)) for n in range(len(credit.tokens))]
+    slips = []
+    for n in range(len(credit.tokens)):
+        if credit.rewards[n] > 0:
+            continue
+        failed = [j for j, score in enumerate(steps[n][:-1]) if score.reward == 0]
+        if not failed:
+            continue
+        j = failed[0]
+        start = steps[n][j - 1].end + 1 if j > 0 else 0
+        after = credit.values[n, steps[n][j].end + 1].item()
+        group = range(n // G * G, (n // G + 1) * G)
+        right = [credit.values[r, steps[r][j].end + 1].item() for r in group
+                 if credit.rewards[r] > 0 and len(steps[r]) > j + 1]
+        gap = after - sum(right) / len(right) if right else float("nan")
+        slips.append(Slip(n, j, start, steps[n][j].end, after - credit.values[n, start].item(), gap))
+    return slips

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Rectangle
 
 PANELS = [
     ("test_accuracy", "held-out greedy accuracy"),
@@ -41,10 +42,11 @@ STRIPS = [
 ]
 
 
-def plot_token_credit(credit, rows: list[int], path: str | Path, title: str | None = None) -> Path:
+def plot_token_credit(credit, rows: list[int], path: str | Path, title: str | None = None, slips=()) -> Path:
     """Aligned token strips: one row per completion, one cell per token, one panel per kind of credit.
 
-    ``credit`` is an ``analysis.TokenCredit``; ``rows`` picks the completions to show.
+    ``credit`` is an ``analysis.TokenCredit``; ``rows`` picks the completions to show; each
+    ``analysis.Slip`` in ``slips`` whose row is shown is outlined in every panel.
     """
     T = max(len(credit.tokens[r]) for r in rows)
     fig, axes = plt.subplots(len(STRIPS), 1, figsize=(0.42 * T + 2.5, len(STRIPS) * (0.42 * len(rows) + 0.8)))
@@ -62,6 +64,10 @@ def plot_token_credit(credit, rows: list[int], path: str | Path, title: str | No
             for x, tok in enumerate(credit.tokens[r][:T]):
                 ax.text(x, y, "$" if tok == "<eos>" else tok, ha="center", va="center", fontsize=9,
                         family="monospace")
+        for slip in slips:
+            if slip.row in rows:
+                ax.add_patch(Rectangle((slip.start - 0.5, rows.index(slip.row) - 0.5), slip.end - slip.start + 1, 1,
+                                       fill=False, edgecolor="black", linewidth=2))
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels([("right " if credit.rewards[r] > 0 else "wrong ") + credit.prompts[r].rstrip(":")
                             for r in rows], family="monospace", fontsize=8)
@@ -69,9 +75,11 @@ def plot_token_credit(credit, rows: list[int], path: str | Path, title: str | No
         ax.set_xticklabels(range(T), fontsize=6)
         ax.set_title(label, fontsize=10, loc="left")
         fig.colorbar(ax.images[0], ax=ax, fraction=0.02, pad=0.01)
+    top = 1.0
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+        top -= 0.25 * (title.count("\n") + 1) / fig.get_figheight()  # room for every line of the title
+    fig.tight_layout(rect=(0, 0, 1, top))
     path = Path(path)
     fig.savefig(path, dpi=120)
     plt.close(fig)

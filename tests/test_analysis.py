@@ -1,8 +1,9 @@
 """The token-credit comparison behind the strip figure: four per-token signals on the same completions."""
 
+import pytest
 import torch
 
-from minigrpo.analysis import token_credit
+from minigrpo.analysis import TokenCredit, first_slips, token_credit
 from minigrpo.plots import plot_token_credit
 from minigrpo.ppo import Critic
 from minigrpo.task import parse_problem
@@ -30,4 +31,38 @@ def test_four_signals_aligned_on_the_same_tokens(tiny_model, tmp_path):
     expected = torch.where(lam_one.mask, lam_one.rewards[:, None] - lam_one.values, 0.0)
     torch.testing.assert_close(lam_one.gae_adv, expected)
     path = plot_token_credit(credit, [0, 1, 2, 3], tmp_path / "strips.png")
+    assert path.stat().st_size > 10_000
+
+
+def hand_made_credit(texts, rewards, values):
+    """A TokenCredit for one problem's G completions, with the critic's values given per token."""
+    T = max(len(t) for t in texts) + 1
+    mask = torch.tensor([[i <= len(t) for i in range(T)] for t in texts])
+    v = torch.zeros(len(texts), T)
+    for n, row in enumerate(values):
+        v[n, : len(row)] = torch.tensor(row)
+    zeros = torch.zeros(len(texts), T)
+    return TokenCredit(prompts=["1+2-3:"] * len(texts), tokens=[list(t) + ["<eos>"] for t in texts],
+                       rewards=torch.tensor(rewards), mask=mask, outcome_adv=zeros, process_adv=zeros,
+                       values=v, gae_adv=zeros)
+
+
+def test_first_slip_is_the_first_rejected_step_with_the_value_change_across_it():
+    texts = ["1+2=3;3-3=0;#0",   # right: no slip
+             "1+2=4;4-3=1;#1",   # step 1 wrong (tokens 0-5): V before it 0.8, before step 2 0.2
+             "1+2=3;3-3=1;#1",   # step 2 wrong (tokens 6-11): V 0.7 before, 0.6 after
+             "1+2=3;3-3=0;#1"]   # only the final answer is wrong: no state after it, skipped
+    values = [[0.5] * 15, [0.8] * 6 + [0.2] * 9, [0.5] * 6 + [0.7] * 6 + [0.6] * 3, [0.5] * 15]
+    credit = hand_made_credit(texts, [1.0, 0.0, 0.0, 0.0], values)
+    slips = first_slips(credit, [parse_problem("1+2-3")])
+    assert [(s.row, s.step, s.start, s.end) for s in slips] == [(1, 0, 0, 5), (2, 1, 6, 11)]
+    assert [s.value_change for s in slips] == pytest.approx([0.2 - 0.8, 0.6 - 0.7])
+    # the right answer's value after step 1 (token 6) and after step 2 (token 12) is 0.5
+    assert [s.gap_to_right for s in slips] == pytest.approx([0.2 - 0.5, 0.6 - 0.5])
+
+
+def test_slips_are_outlined_on_the_strips(tmp_path):
+    credit = hand_made_credit(["1+2=4;4-3=1;#1", "1+2=3;3-3=0;#0"], [0.0, 1.0], [[0.8] * 6 + [0.2] * 9, [0.5] * 15])
+    slips = first_slips(credit, [parse_problem("1+2-3")])
+    path = plot_token_credit(credit, [0, 1], tmp_path / "strips.png", slips=slips)
     assert path.stat().st_size > 10_000
