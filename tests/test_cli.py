@@ -1,6 +1,8 @@
 """The command line: JSON results, run folders, and clear errors for bad input."""
 
 import json
+import shutil
+from pathlib import Path
 
 import torch
 
@@ -90,3 +92,24 @@ def test_bench_flags_override_quick(tmp_path, capsys):
     args = ["bench", "--quick", "--group-size", "1", "--init", str(tmp_path / "init.pt"), "--data", str(tmp_path)]
     assert main(args) == 2
     assert "group_size" in capsys.readouterr().err
+
+
+def test_figures_with_a_ppo_run_draw_the_comparison_and_the_token_strips(tmp_path, capsys):
+    # Run folders as grpo and ppo write them, holding the shipped PPO checkpoints (the strips need a
+    # policy with right and wrong answers) and a short made-up metrics history.
+    data = Path(__file__).resolve().parent.parent / "data"
+    grpo, ppo = tmp_path / "grpo", tmp_path / "ppo"
+    for run in (grpo, ppo):
+        run.mkdir()
+        records = [{"step": 0, "test_accuracy": 0.4}] + [
+            {"step": s, "reward_mean": 0.3 + 0.1 * s, "kl": 0.01, "zero_spread_frac": 0.5, "wall_s": 0.5,
+             **({"test_accuracy": 0.5} if s == 2 else {})} for s in (1, 2)]
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    shutil.copy(data / "ppo_policy.pt", ppo / "policy.pt")
+    shutil.copy(data / "ppo_critic.pt", ppo / "critic.pt")
+    out = tmp_path / "figures"
+    assert main(["figures", "--run", str(grpo), "--ppo-run", str(ppo), "--out", str(out)]) == 0
+    written = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["figures"]
+    names = ["grpo_learning_curves.png", "grpo_vs_ppo.png", "accuracy_vs_time.png", "token_credit.png"]
+    assert written == [str(out / name) for name in names]
+    assert all((out / name).stat().st_size > 10_000 for name in names)
