@@ -157,17 +157,17 @@ def _token_credit_figure(ppo_run: Path, path: Path, seed: int) -> Path:
     critic, _ = load_checkpoint(ppo_run / "critic.pt", build=Critic)
     problems, G = load_split("test")[:48], 8
     credit = token_credit(policy, critic, problems, G, generator=torch.Generator().manual_seed(seed))
-    mixed = [b for b in range(len(problems)) if 0 < credit.rewards[b * G : (b + 1) * G].sum() < G]
-    slips = [s for s in first_slips(credit, problems) if s.row // G in mixed and not math.isnan(s.gap_to_right)]
+    slips = [s for s in first_slips(credit, problems) if not math.isnan(s.gap_to_right)]  # NaN: no right answer
     if not slips:
-        raise ValueError("no test problem among the first 48 has right answers and a wrong one with a failed step")
+        raise ValueError(f"no test problem among the first {len(problems)} has right answers and a wrong one "
+                         "with a failed step")
     slip = min(slips, key=lambda s: s.gap_to_right)
     b = slip.row // G
     mean_gap = sum(s.gap_to_right for s in slips) / len(slips)
     title = (f"Who gets the credit? {G} samples of {problems[b].prompt.rstrip(':')} from the PPO policy. Outlined: "
              f"first wrong steps.\nAfter the slip in row {slip.row - b * G + 1}, V is {slip.gap_to_right:+.2f} from "
-             f"V after the same step of the right answers: the clearest of {len(slips)} slips in 48 test problems, "
-             f"whose mean is {mean_gap:+.2f}")
+             f"V after the same step of the right answers: the clearest of {len(slips)} slips in {len(problems)} "
+             f"test problems, whose mean is {mean_gap:+.2f}")
     return plot_token_credit(credit, list(range(b * G, (b + 1) * G)), path, title=title, slips=slips)
 
 
