@@ -2,7 +2,9 @@
 
 import pytest
 import torch
+from matplotlib.patches import Rectangle
 
+from minigrpo import plots
 from minigrpo.analysis import TokenCredit, first_slips, token_credit
 from minigrpo.plots import plot_token_credit
 from minigrpo.ppo import Critic
@@ -61,8 +63,14 @@ def test_first_slip_is_the_first_rejected_step_with_the_value_change_across_it()
     assert [s.gap_to_right for s in slips] == pytest.approx([0.2 - 0.5, 0.6 - 0.5])
 
 
-def test_slips_are_outlined_on_the_strips(tmp_path):
+def test_slips_are_outlined_on_the_strips(tmp_path, monkeypatch):
     credit = hand_made_credit(["1+2=4;4-3=1;#1", "1+2=3;3-3=0;#0"], [0.0, 1.0], [[0.8] * 6 + [0.2] * 9, [0.5] * 15])
     slips = first_slips(credit, [parse_problem("1+2-3")])
+    closed = []
+    monkeypatch.setattr(plots.plt, "close", closed.append)  # keep the figure to look at its patches
     path = plot_token_credit(credit, [0, 1], tmp_path / "strips.png", slips=slips)
     assert path.stat().st_size > 10_000
+    # one outline per panel, around tokens 0-5 of the first row: x from -0.5, width 6, y from -0.5
+    outlines = [p for ax in closed[0].axes for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(outlines) == len(plots.STRIPS)
+    assert all((r.get_x(), r.get_y(), r.get_width(), r.get_height()) == (-0.5, -0.5, 6, 1) for r in outlines)
