@@ -1,15 +1,28 @@
 """Configuration as data: one dataclass per component, validated on construction.
 
-Defaults are chosen to run on a 2-core laptop CPU in minutes. Every field can be
-overridden from the command line (``--group-size 16``); see ``__main__.py``.
+Defaults run on a 2-core laptop CPU in minutes. Every field is a command-line flag
+(``group_size`` -> ``--group-size``) whose ``--help`` line is the field's ``help`` below;
+symbols follow the glossary in ``minigrpo/__init__.py``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def option(default, help: str):
+    """A config field with the one line that ``--help`` prints for it."""
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+def default_of(f: Field):
+    """A field's default value, whether given directly or by a factory."""
+    return f.default_factory() if f.default is MISSING else f.default
 
 
 def _check(condition: bool, message: str) -> None:
@@ -17,17 +30,21 @@ def _check(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
+def _check_positive(cfg, *names: str) -> None:
+    for name in names:
+        _check(getattr(cfg, name) > 0, f"{name} must be positive, got {getattr(cfg, name)}")
+
+
 @dataclass(frozen=True)
 class TaskConfig:
-    """The arithmetic task: ``num_operands`` numbers of up to ``digits`` digits,
-    joined by operators drawn from ``operators`` and reduced left to right."""
+    """The arithmetic task: ``num_operands`` numbers joined by ``operators``, reduced left to right."""
 
-    num_operands: int = 4
-    digits: int = 1
-    operators: str = "+-"
-    n_train: int = 20000
-    n_test: int = 500
-    seed: int = 0
+    num_operands: int = option(4, "numbers per problem, so num_operands - 1 steps")
+    digits: int = option(1, "most digits of each number")
+    operators: str = option("+-", "operators to draw from, a subset of '+-*'")
+    n_train: int = option(20000, "training problems")
+    n_test: int = option(500, "held-out problems, disjoint from the training ones")
+    seed: int = option(0, "seed of the random problems")
 
     def __post_init__(self):
         _check(2 <= self.num_operands <= 6, f"num_operands must be in [2, 6], got {self.num_operands}")
@@ -43,16 +60,14 @@ class TaskConfig:
 class ModelConfig:
     """A small GPT. ``vocab_size`` must match the tokenizer (see tokenizer.VOCAB_SIZE)."""
 
-    vocab_size: int = 20
-    block_size: int = 64
-    n_layer: int = 3
-    n_head: int = 4
-    n_embd: int = 128
+    vocab_size: int = option(20, "tokens in the vocabulary (the tokenizer's 17 characters and 3 specials)")
+    block_size: int = option(64, "longest sequence, prompt plus completion, in tokens")
+    n_layer: int = option(3, "transformer blocks")
+    n_head: int = option(4, "attention heads per block")
+    n_embd: int = option(128, "width d of the residual stream")
 
     def __post_init__(self):
-        _check(self.vocab_size > 0, f"vocab_size must be positive, got {self.vocab_size}")
-        _check(self.block_size > 0, f"block_size must be positive, got {self.block_size}")
-        _check(self.n_layer > 0, f"n_layer must be positive, got {self.n_layer}")
+        _check_positive(self, "vocab_size", "block_size", "n_layer")
         _check(
             self.n_head > 0 and self.n_embd % self.n_head == 0,
             f"n_embd ({self.n_embd}) must be a positive multiple of n_head ({self.n_head})",
@@ -63,103 +78,74 @@ class ModelConfig:
 class WarmupConfig:
     """Supervised warm start: next-token loss on worked solutions."""
 
-    steps: int = 300  # stopped early on purpose: ~40% held-out accuracy leaves GRPO room
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 0.01
-    eval_every: int = 100
-    seed: int = 0
-    device: str = "auto"
+    steps: int = option(300, "optimizer steps; stopped early on purpose so that GRPO has room to improve")
+    batch_size: int = option(64, "problems per step")
+    lr: float = option(2e-3, "AdamW learning rate, after a linear warm-up over 50 steps")
+    weight_decay: float = option(0.01, "AdamW weight decay")
+    eval_every: int = option(100, "steps between held-out evaluations")
+    seed: int = option(0, "seed of the initial weights and of the order of the problems")
+    device: str = option("auto", "'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
 
     def __post_init__(self):
-        _check(self.steps > 0, f"steps must be positive, got {self.steps}")
-        _check(self.batch_size > 0, f"batch_size must be positive, got {self.batch_size}")
-        _check(self.lr > 0, f"lr must be positive, got {self.lr}")
-        _check(self.eval_every > 0, f"eval_every must be positive, got {self.eval_every}")
+        _check_positive(self, "steps", "batch_size", "lr", "eval_every")
         _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
 
 
 @dataclass(frozen=True)
 class RLConfig:
-    """What GRPO and PPO share: the batch, the clipped update, the KL to pi_ref, sampling, evaluation.
+    """What GRPO and PPO share: the batch, the clipped update, the KL to pi_ref, sampling, evaluation."""
 
-    Names follow the glossary in minigrpo/__init__.py.
-    """
-
-    steps: int = 600
-    prompts_per_step: int = 32  # B
-    group_size: int = 8  # G completions per prompt (PPO samples the same B * G batch)
-    num_inner_steps: int = 1  # mu
-    lr: float = 3e-4
-    clip_eps: float = 0.2  # epsilon
-    kl_coef: float = 0.04  # beta
-    temperature: float = 1.0
-    max_new_tokens: int = 32
-    grad_clip: float = 1.0
-    eval_every: int = 50
-    seed: int = 0
-    device: str = "auto"
+    steps: int = option(600, "training steps; each samples a new batch")
+    prompts_per_step: int = option(32, "B: prompts sampled per step")
+    group_size: int = option(8, "G: completions sampled per prompt (PPO samples the same B * G batch)")
+    num_inner_steps: int = option(1, "mu: gradient steps on each sampled batch")
+    lr: float = option(3e-4, "AdamW learning rate of the policy")
+    clip_eps: float = option(0.2, "epsilon: the ratio is clipped to [1 - epsilon, 1 + epsilon]")
+    kl_coef: float = option(0.04, "beta: weight of the KL to pi_ref (GRPO: in the loss; PPO: in the reward)")
+    temperature: float = option(1.0, "sampling temperature; every log-prob of the update uses the same one")
+    max_new_tokens: int = option(32, "most tokens a completion may have, <eos> included")
+    grad_clip: float = option(1.0, "the policy's gradient norm is clipped to this before each step")
+    eval_every: int = option(50, "steps between held-out greedy evaluations")
+    seed: int = option(0, "seed of the prompts drawn and of the sampling")
+    device: str = option("auto", "'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
 
     def __post_init__(self):
-        _check(self.steps > 0, f"steps must be positive, got {self.steps}")
-        _check(self.prompts_per_step > 0, f"prompts_per_step must be positive, got {self.prompts_per_step}")
-        _check(self.group_size >= 1, f"group_size must be positive, got {self.group_size}")
-        _check(self.num_inner_steps >= 1, f"num_inner_steps must be >= 1, got {self.num_inner_steps}")
-        _check(self.lr > 0, f"lr must be positive, got {self.lr}")
+        _check_positive(self, "steps", "prompts_per_step", "group_size", "num_inner_steps", "lr", "temperature",
+                        "max_new_tokens", "grad_clip", "eval_every")
         _check(0 < self.clip_eps < 1, f"clip_eps must be in (0, 1), got {self.clip_eps}")
         _check(self.kl_coef >= 0, f"kl_coef must be >= 0, got {self.kl_coef}")
-        _check(self.temperature > 0, f"temperature must be positive, got {self.temperature}")
-        _check(self.max_new_tokens > 0, f"max_new_tokens must be positive, got {self.max_new_tokens}")
-        _check(self.grad_clip > 0, f"grad_clip must be positive, got {self.grad_clip}")
-        _check(self.eval_every > 0, f"eval_every must be positive, got {self.eval_every}")
         _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
 
 
 # The choices of GRPOConfig's variant switches; tests check they match the functions that take them.
-BASELINES = ("mean", "leave_one_out")  # step3_group_norm.BASELINES
-ADV_SCALES = ("group", "batch", "none")  # step3_group_norm.SCALES
-AGGREGATIONS = ("grpo", "dapo", "dr_grpo")  # objective.AGGREGATIONS
-RATIO_LEVELS = ("token", "sequence")  # step4_ratio_clip.RATIO_LEVELS
+BASELINES = ("mean", "leave_one_out")
+ADV_SCALES = ("group", "batch", "none")
+AGGREGATIONS = ("grpo", "dapo", "dr_grpo")
+RATIO_LEVELS = ("token", "sequence")
 MULTI_REWARD_NORMS = ("sum", "gdpo")
 REWARD_COMPONENTS = ("correct", "format", "length")  # rewards.COMPONENTS
 
 
-def parse_reward_weights(text: str) -> dict[str, float]:
-    """'correct=1,format=0.5' -> {'correct': 1.0, 'format': 0.5}: known names, each once, weights > 0."""
-    weights = {}
-    for item in text.split(","):
-        name, _, value = item.partition("=")
-        name = name.strip()
-        try:
-            weight = float(value)
-        except ValueError:
-            weight = math.nan
-        _check(
-            name in REWARD_COMPONENTS and name not in weights and math.isfinite(weight) and weight > 0,
-            f"reward_weights must be 'name=weight' pairs joined by commas, each name once, from "
-            f"{REWARD_COMPONENTS}, each weight a positive number; got {text!r}",
-        )
-        weights[name] = weight
-    return weights
-
-
 @dataclass(frozen=True)
 class GRPOConfig(RLConfig):
-    """GRPO: the shared settings plus how advantages come from the group, and the variant switches.
+    """GRPO: the shared settings, how advantages come from the group, and the variant switches.
 
-    The defaults are DeepSeekMath's GRPO; each variant field changes one thing (README, "Variants").
+    The defaults are DeepSeekMath's GRPO; each switch below ``supervision`` changes one thing
+    (README, "GRPO variants"; ``grpo/variants.py``).
     """
 
-    adv_eps: float = 1e-4  # added to the group std before dividing
-    supervision: str = "outcome"  # "outcome" (step 3) or "process" (step 6)
-    baseline: str = "mean"  # "mean" of the group, or "leave_one_out" (RLOO)
-    adv_scale: str = "group"  # divide by the "group" std, the "batch" std, or "none" (Dr. GRPO)
-    aggregation: str = "grpo"  # token terms averaged as in Eq. 3 ("grpo"), or "dapo", or "dr_grpo"
-    clip_eps_high: float = 0.0  # DAPO clip-higher: the upper clip is 1 + clip_eps_high; 0 means clip_eps
-    ratio_level: str = "token"  # one ratio per "token", or per completion ("sequence": GSPO)
-    reward_weights: str = "correct=1"  # weighted reward components, e.g. "correct=1,format=0.5,length=0.5"
-    multi_reward_norm: str = "sum"  # normalize the weighted "sum" (GRPO), or each component first ("gdpo")
-    ref_reset_every: int = 0  # iterative GRPO: pi_ref <- pi_theta every this many steps; 0: never
+    adv_eps: float = option(1e-4, "eps added to the group's reward std before dividing by it")
+    supervision: str = option("outcome", "'outcome': one reward per completion; 'process': one per step")
+    baseline: str = option("mean", "variant: subtract the group 'mean', or 'leave_one_out' (RLOO)")
+    adv_scale: str = option("group", "variant: divide by the 'group' std, the 'batch' std, or 'none' (Dr. GRPO)")
+    aggregation: str = option("grpo", "variant: average tokens per completion ('grpo', Eq. 3), 'dapo' or 'dr_grpo'")
+    clip_eps_high: float = option(0.0, "variant: clip-higher (DAPO), upper clip 1 + this; 0 keeps clip_eps")
+    ratio_level: str = option("token", "variant: one ratio per 'token', or per completion ('sequence', GSPO)")
+    reward_weights: dict[str, float] = option(
+        {"correct": 1.0}, "variant: weighted reward components, e.g. correct=1,format=0.5,length=0.5"
+    )
+    multi_reward_norm: str = option("sum", "variant: normalize the weighted 'sum', or each component ('gdpo')")
+    ref_reset_every: int = option(0, "variant: iterative GRPO, pi_ref <- pi_theta every this many steps; 0: never")
 
     def __post_init__(self):
         super().__post_init__()
@@ -177,7 +163,12 @@ class GRPOConfig(RLConfig):
             value = getattr(self, name)
             _check(value in choices, f"{name} must be one of {choices}, got {value!r}")
         _check(self.clip_eps_high >= 0, f"clip_eps_high must be >= 0 (0: same as clip_eps), got {self.clip_eps_high}")
-        parse_reward_weights(self.reward_weights)
+        _check(
+            isinstance(self.reward_weights, dict) and len(self.reward_weights) > 0
+            and all(name in REWARD_COMPONENTS for name in self.reward_weights)
+            and all(isinstance(w, (int, float)) and math.isfinite(w) and w > 0 for w in self.reward_weights.values()),
+            f"reward_weights must map names from {REWARD_COMPONENTS} to positive weights, got {self.reward_weights!r}",
+        )
         _check(self.ref_reset_every >= 0, f"ref_reset_every must be >= 0 (0: never), got {self.ref_reset_every}")
         _check(
             self.ref_reset_every == 0 or self.kl_coef > 0,
@@ -190,7 +181,7 @@ class GRPOConfig(RLConfig):
                 f"the batch): leave baseline='mean' and adv_scale='group', got {self.baseline!r}, {self.adv_scale!r}",
             )
         if self.supervision == "process":
-            defaults = {f.name: f.default for f in fields(self)}
+            defaults = {f.name: default_of(f) for f in fields(self)}
             outcome_only = ("baseline", "adv_scale", "reward_weights", "multi_reward_norm", "ratio_level")
             changed = [name for name in outcome_only if getattr(self, name) != defaults[name]]
             _check(
@@ -204,19 +195,44 @@ class GRPOConfig(RLConfig):
 class PPOConfig(RLConfig):
     """PPO: the shared settings plus the critic and GAE (kl_coef weighs the KL folded into the reward)."""
 
-    critic_lr: float = 1e-3
-    value_clip_eps: float = 0.2  # the critic's values move at most this far from the sampling-time values
-    gamma: float = 1.0  # discount
-    lam: float = 0.95  # GAE lambda
-    whiten_advantages: int = 1  # 1: normalize advantages over the batch's tokens; 0: use them raw
+    critic_lr: float = option(1e-3, "AdamW learning rate of the critic")
+    value_clip_eps: float = option(0.2, "the critic's values move at most this far from the sampling-time values")
+    gamma: float = option(1.0, "discount of GAE")
+    lam: float = option(0.95, "lambda of GAE: 0 is one-step TD, 1 is the Monte Carlo return")
+    whiten_advantages: bool = option(True, "normalize the advantages over the batch's tokens")
 
     def __post_init__(self):
         super().__post_init__()
-        _check(self.critic_lr > 0, f"critic_lr must be positive, got {self.critic_lr}")
-        _check(self.value_clip_eps > 0, f"value_clip_eps must be positive, got {self.value_clip_eps}")
+        _check_positive(self, "critic_lr", "value_clip_eps")
         _check(0 <= self.gamma <= 1, f"gamma must be in [0, 1], got {self.gamma}")
         _check(0 <= self.lam <= 1, f"lam must be in [0, 1], got {self.lam}")
-        _check(self.whiten_advantages in (0, 1), f"whiten_advantages must be 0 or 1, got {self.whiten_advantages}")
+        _check(isinstance(self.whiten_advantages, bool),
+               f"whiten_advantages must be True or False, got {self.whiten_advantages!r}")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What the bench measures and how often; the defaults take a few minutes on a 2-core CPU."""
+
+    prompts_per_step: int = option(GRPOConfig.prompts_per_step, "B of the batch every part uses")
+    group_size: int = option(GRPOConfig.group_size, "G of the batch every part uses")
+    large_group_size: int = option(16, "a second G for the generation throughput")
+    steps: int = option(6, "training steps per GRPO or PPO process (the first is not timed)")
+    repeats: int = option(3, "alternating GRPO and PPO processes of each kind")
+    timing_repeats: int = option(3, "timings whose median is reported: cached generation, forward/backward, matmul")
+    matmul_size: int = option(1024, "n of the n x n float32 matrix multiply that sets the reference rate")
+    device: str = option("cpu", "'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
+
+    def __post_init__(self):
+        _check_positive(self, "prompts_per_step", "large_group_size", "repeats", "timing_repeats", "matmul_size")
+        _check(self.group_size >= 2 and self.steps >= 2,
+               f"group_size and steps must be at least 2, got {self.group_size} and {self.steps}")
+        _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
+
+
+# A smoke test in seconds: every part runs, no number means anything.
+QUICK = BenchConfig(prompts_per_step=2, group_size=2, large_group_size=4, steps=2, repeats=1, timing_repeats=1,
+                    matmul_size=64)
 
 
 def from_dict(cls, values: dict):

@@ -13,11 +13,11 @@ standard choice and one matrix fewer to explain.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .config import ModelConfig
 
@@ -38,21 +38,31 @@ class KVCache:
 
 
 class CausalSelfAttention(nn.Module):
+    """softmax(Q K^T / sqrt(d_head) + mask) V in each of H heads, then an output projection.
+
+    ``mask`` adds 0 where a query may look at a key and -inf where it may not (a later
+    position, or prompt padding), so those keys get probability 0 after the softmax.
+    """
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.n_head = cfg.n_head
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
 
-    def forward(self, x, attn_mask, cache: KVCache | None, layer: int):
-        """x [N, L, d]; attn_mask [N, 1, L, L_keys] (True = may attend) -> [N, L, d]."""
+    def forward(self, x, allowed, cache: KVCache | None, layer: int):
+        """x [N, L, d]; allowed [N, 1, L, L_keys], True where a query may attend to a key -> [N, L, d]."""
         N, L, d = x.shape
-        q, k, v = self.qkv(x).split(d, dim=2)
-        q, k, v = (t.view(N, L, self.n_head, d // self.n_head).transpose(1, 2) for t in (q, k, v))
+        H, d_head = self.n_head, d // self.n_head
+        q, k, v = self.qkv(x).split(d, dim=2)  # each [N, L, d]
+        q, k, v = (t.view(N, L, H, d_head).transpose(1, 2) for t in (q, k, v))  # each [N, H, L, d_head]
         if cache is not None:
-            k, v = cache.extend(layer, k, v)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-        return self.proj(y.transpose(1, 2).reshape(N, L, d))
+            k, v = cache.extend(layer, k, v)  # [N, H, L_keys, d_head]: the cached prefix, then these L
+        scores = q @ k.transpose(-2, -1) / math.sqrt(d_head)  # [N, H, L, L_keys]
+        scores = scores.masked_fill(~allowed, float("-inf"))  # + mask
+        weights = torch.softmax(scores, dim=-1)  # [N, H, L, L_keys], each row sums to 1
+        y = weights @ v  # [N, H, L, d_head]
+        return self.proj(y.transpose(1, 2).reshape(N, L, d))  # heads side by side again: [N, L, d]
 
 
 class Block(nn.Module):
@@ -67,8 +77,8 @@ class Block(nn.Module):
             nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(), nn.Linear(4 * cfg.n_embd, cfg.n_embd)
         )
 
-    def forward(self, x, attn_mask, cache, layer):
-        x = x + self.attn(self.ln1(x), attn_mask, cache, layer)
+    def forward(self, x, allowed, cache, layer):
+        x = x + self.attn(self.ln1(x), allowed, cache, layer)
         return x + self.mlp(self.ln2(x))
 
 
@@ -83,10 +93,10 @@ class GPT(nn.Module):
         self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
         self.head.weight = self.tok_emb.weight
         self.apply(self._init_weights)
-        # GPT-2's scaled init of the projections that write into the residual stream.
-        for name, p in self.named_parameters():
-            if name.endswith("attn.proj.weight") or name.endswith("mlp.2.weight"):
-                nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.n_layer))
+        # GPT-2's scaled init of the two projections in each block that write into the residual stream.
+        for block in self.blocks:
+            for projection in (block.attn.proj, block.mlp[2]):
+                nn.init.normal_(projection.weight, std=0.02 / math.sqrt(2 * cfg.n_layer))
 
     @staticmethod
     def _init_weights(module):
@@ -109,16 +119,23 @@ class GPT(nn.Module):
         L_all = valid.shape[1]
         if L_all > self.cfg.block_size:
             raise ValueError(f"sequence length {L_all} exceeds block_size {self.cfg.block_size}")
-        positions = (valid.long().cumsum(1) - 1).clamp(min=0)[:, L_all - L :]
-        x = self.tok_emb(tokens) + self.pos_emb(positions)
-        query_pos = torch.arange(L_all - L, L_all, device=tokens.device)[:, None]
-        key_pos = torch.arange(L_all, device=tokens.device)[None, :]
-        attn_mask = (key_pos <= query_pos)[None] & valid[:, None, :]
+        positions = (valid.long().cumsum(1) - 1).clamp(min=0)[:, L_all - L :]  # [N, L], padding not counted
+        x = self.tok_emb(tokens) + self.pos_emb(positions)  # [N, L, d]
+        query_pos = torch.arange(L_all - L, L_all, device=tokens.device)[:, None]  # [L, 1]
+        key_pos = torch.arange(L_all, device=tokens.device)[None, :]  # [1, L_all]
+        allowed = (key_pos <= query_pos)[None] & valid[:, None, :]  # [N, L, L_all]: causal, no padding keys
         # A padding query may see no valid key; letting it see itself avoids a NaN softmax.
-        attn_mask = (attn_mask | (key_pos == query_pos)[None])[:, None]
+        allowed = (allowed | (key_pos == query_pos)[None])[:, None]  # [N, 1, L, L_all], the same for every head
         for layer, block in enumerate(self.blocks):
-            x = block(x, attn_mask, cache, layer)
+            x = block(x, allowed, cache, layer)  # [N, L, d]
         return self.ln_f(x)
+
+
+def frozen_copy(model: GPT) -> GPT:
+    """A copy of ``model`` that never trains: pi_ref, the anchor of the KL term."""
+    reference = copy.deepcopy(model).eval()
+    reference.requires_grad_(False)
+    return reference
 
 
 def states_before_each_token(prompt: torch.Tensor, prompt_valid: torch.Tensor, completion: torch.Tensor):

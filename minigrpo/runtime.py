@@ -40,8 +40,10 @@ class RunFolder:
         (self.path / "config.json").write_text(json.dumps(config_json, indent=2) + "\n")
         self.metrics_path = self.path / "metrics.jsonl"
         self.metrics_path.write_text("")
+        self.records: list[dict] = []
 
     def log(self, record: dict) -> None:
+        self.records.append(record)
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps(record) + "\n")
 

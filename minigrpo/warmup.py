@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from .config import ModelConfig, WarmupConfig
 from .evaluate import greedy_accuracy
-from .grpo.objective import masked_completion_mean
+from .masked import completion_mean
 from .model import GPT, token_logprobs
 from .task import Problem
 from .tokenizer import EOS_ID, PAD_ID, encode, encode_prompts
@@ -36,7 +36,7 @@ def supervised_loss(model: GPT, problems: list[Problem]) -> torch.Tensor:
     prompt, prompt_valid = encode_prompts([p.prompt for p in problems], device)
     target, mask = encode_solutions(problems, device)
     logp = token_logprobs(model, prompt, prompt_valid, target)
-    return -masked_completion_mean(logp, mask).mean()
+    return -completion_mean(logp, mask).mean()
 
 
 def warm_start(

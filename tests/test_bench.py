@@ -3,6 +3,7 @@
 No test asserts a timing; the end-to-end run of ``bench --quick`` is in test_cli.py.
 """
 
+import copy
 import json
 from dataclasses import asdict
 
@@ -10,13 +11,14 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from minigrpo.bench import QUICK, BenchConfig, format_table
-from minigrpo.bench_flops import attention_forward_flops, dense_forward_flops, training_flops
-from minigrpo.bench_training import PHASES, step_phases
-from minigrpo.config import ModelConfig
+from minigrpo.bench import format_table
+from minigrpo.bench.flops import attention_forward_flops, dense_forward_flops, training_flops
+from minigrpo.bench.phases import PHASES, PhaseTimer, step_phases
+from minigrpo.config import QUICK, BenchConfig, GRPOConfig, ModelConfig
+from minigrpo.grpo.trainer import train_grpo
 from minigrpo.model import GPT
-from minigrpo.plots import accuracy_vs_seconds, plot_accuracy_vs_time
 from minigrpo.runtime import read_metrics
+from minigrpo.viz.plots import accuracy_vs_seconds, plot_accuracy_vs_time
 
 TINY = ModelConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=4)
 
@@ -72,6 +74,24 @@ def test_step_phases_are_medians_with_the_rest_as_other():
 def test_step_phases_are_none_without_the_trainers_timings():
     assert step_phases([{"wall_s": 1.0}, {"wall_s": 1.1}]) is None
     assert step_phases([]) is None
+
+
+def test_phase_timer_splits_each_step_from_outside_the_loop(easy_warm_start):
+    model, train = easy_warm_start
+    records = []
+    cfg = GRPOConfig(steps=3, prompts_per_step=4, group_size=4, max_new_tokens=10, num_inner_steps=2, eval_every=1000)
+    timer = PhaseTimer(torch.device("cpu"), log=records.append)
+    with timer.patched():
+        train_grpo(copy.deepcopy(model), cfg, train, train[:2], log=timer.log, progress=False)
+    assert [set(PHASES) <= set(r) for r in records] == [False, True, True, True]  # step 0 is the evaluation
+    for record in records[1:]:
+        phases = [record[k] for k in PHASES]
+        assert all(p > 0 for p in phases) and sum(phases) <= record["wall_s"]
+    # afterwards the wrappers are gone, and timing changed nothing the run computes
+    plain = []
+    train_grpo(copy.deepcopy(model), cfg, train, train[:2], log=plain.append, progress=False)
+    untimed = lambda rs: [{k: v for k, v in r.items() if not k.endswith("_s")} for r in rs]  # noqa: E731
+    assert not any(k in plain[1] for k in PHASES) and untimed(plain) == untimed(records)
 
 
 def fake_summary(phases):

@@ -2,8 +2,11 @@
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from minigrpo.__main__ import main
@@ -113,3 +116,59 @@ def test_figures_with_a_ppo_run_draw_the_comparison_and_the_token_strips(tmp_pat
     names = ["grpo_learning_curves.png", "grpo_vs_ppo.png", "accuracy_vs_time.png", "token_credit.png"]
     assert written == [str(out / name) for name in names]
     assert all((out / name).stat().st_size > 10_000 for name in names)
+
+
+def test_help_prints_every_fields_help_line(capsys):
+    from dataclasses import fields
+
+    from minigrpo.config import GRPOConfig
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["grpo", "--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for f in fields(GRPOConfig):
+        assert "--" + f.name.replace("_", "-") in text
+        assert " ".join(f.metadata["help"].split()) in text, f.name
+
+
+def test_flags_are_parsed_into_real_types():
+    from minigrpo.__main__ import build_parser, config_from
+    from minigrpo.config import GRPOConfig, PPOConfig
+
+    args = build_parser().parse_args(["grpo", "--reward-weights", "correct=1, format=0.5,length=2e-1",
+                                      "--aggregation", "dapo", "--clip-eps-high", "0.28", "--ref-reset-every", "50"])
+    cfg = config_from(GRPOConfig, args)
+    assert cfg.reward_weights == {"correct": 1.0, "format": 0.5, "length": 0.2}
+    assert (cfg.aggregation, cfg.clip_eps_high, cfg.ref_reset_every) == ("dapo", 0.28, 50)
+    flags = ([], ["--no-whiten-advantages"])
+    ppo = [config_from(PPOConfig, build_parser().parse_args(["ppo", *flag])) for flag in flags]
+    assert [cfg.whiten_advantages for cfg in ppo] == [True, False]
+
+
+@pytest.mark.parametrize("text", ["correct", "correct=x", "correct=1,correct=2", "correct=1,", ""])
+def test_malformed_reward_weights_are_refused_at_the_command_line(capsys, text):
+    with pytest.raises(SystemExit) as exit_:
+        main(["grpo", "--reward-weights", text])
+    assert exit_.value.code == 2 and "name=weight pairs" in capsys.readouterr().err
+
+
+def test_unknown_reward_component_is_refused_by_the_config(capsys):
+    assert main(["grpo", "--reward-weights", "speed=1"]) == 2
+    assert "reward_weights must map names from" in capsys.readouterr().err
+
+
+def test_help_works_where_the_unix_only_resource_module_is_missing(tmp_path):
+    # Windows has no `resource`; only the bench needs it, inside its command. None in sys.modules makes
+    # `import resource` fail, as it does there. --help must not import torch either (it is slow to load).
+    code = ("import sys; sys.modules['resource'] = None\n"
+            "from minigrpo.__main__ import main\n"
+            "for cmd in (['--help'], ['grpo', '--help'], ['bench', '--help']):\n"
+            "    try:\n"
+            "        main(cmd)\n"
+            "    except SystemExit as e:\n"
+            "        assert e.code == 0, cmd\n"
+            "assert 'torch' not in sys.modules, 'torch was imported for --help'\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "warmup" in result.stdout and "--ref-reset-every" in result.stdout and "--matmul-size" in result.stdout

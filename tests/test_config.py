@@ -1,11 +1,25 @@
 """Invalid configurations stop with a message that names the problem."""
 
+import math
+from dataclasses import fields
+
 import pytest
+import torch
 
 from minigrpo import config, rewards
-from minigrpo.config import GRPOConfig, ModelConfig, TaskConfig, WarmupConfig, from_dict, parse_reward_weights
-from minigrpo.grpo import objective, step3_group_norm, step4_ratio_clip
+from minigrpo.config import (
+    BenchConfig,
+    GRPOConfig,
+    ModelConfig,
+    PPOConfig,
+    TaskConfig,
+    WarmupConfig,
+    from_dict,
+)
+from minigrpo.grpo.variants import aggregated_objective, rescaled_advantages
 from minigrpo.runtime import resolve_device
+
+CONFIGS = (TaskConfig, ModelConfig, WarmupConfig, GRPOConfig, PPOConfig, BenchConfig)
 
 
 @pytest.mark.parametrize(
@@ -29,7 +43,7 @@ from minigrpo.runtime import resolve_device
         ({"ref_reset_every": 50, "kl_coef": 0.0}, "ref_reset_every needs kl_coef > 0"),
         ({"multi_reward_norm": "gdpo", "adv_scale": "none"}, "gdpo.*sets its own normalization"),
         ({"supervision": "process", "baseline": "leave_one_out"}, "baseline apply to outcome supervision"),
-        ({"supervision": "process", "reward_weights": "correct=1,format=1", "ratio_level": "sequence"},
+        ({"supervision": "process", "reward_weights": {"correct": 1, "format": 1}, "ratio_level": "sequence"},
          "reward_weights, ratio_level apply to outcome"),
     ],
 )
@@ -39,23 +53,38 @@ def test_invalid_grpo_config_names_the_field(kwargs, message):
 
 
 @pytest.mark.parametrize(
-    "text", ["correct", "correct=0", "correct=-1", "correct=nan", "format=inf", "speed=1", "correct=1,correct=2",
-             "correct=1,", ""],
+    "weights", [{"correct": 0}, {"correct": -1.0}, {"correct": math.nan}, {"format": math.inf}, {"speed": 1.0}, {},
+                "correct=1", {"correct": "1"}],
 )
-def test_bad_reward_weights_are_refused(text):
-    with pytest.raises(ValueError, match="reward_weights must be 'name=weight' pairs"):
-        GRPOConfig(reward_weights=text)
-
-
-def test_reward_weights_parse_in_order():
-    assert parse_reward_weights("correct=1, format=0.5,length=2e-1") == {"correct": 1.0, "format": 0.5, "length": 0.2}
+def test_bad_reward_weights_are_refused(weights):
+    with pytest.raises(ValueError, match="reward_weights must map names from"):
+        GRPOConfig(reward_weights=weights)
 
 
 def test_variant_choices_are_the_ones_the_functions_take():
-    assert config.BASELINES == step3_group_norm.BASELINES and config.ADV_SCALES == step3_group_norm.SCALES
-    assert config.AGGREGATIONS == objective.AGGREGATIONS
-    assert config.RATIO_LEVELS == step4_ratio_clip.RATIO_LEVELS
+    rewards_ = torch.tensor([[0.0, 1.0, 1.0]])
+    for baseline in config.BASELINES:
+        for scale in config.ADV_SCALES:
+            rescaled_advantages(rewards_, 1e-4, baseline, scale)
+    x, mask = torch.zeros(1, 2, 3), torch.ones(1, 2, 3, dtype=torch.bool)
+    for how in config.AGGREGATIONS[1:]:  # "grpo" is step 6 itself
+        aggregated_objective(x, x, mask, 0.04, how, 3)
+    assert config.AGGREGATIONS[0] == "grpo" and config.RATIO_LEVELS == ("token", "sequence")
     assert config.REWARD_COMPONENTS == tuple(rewards.COMPONENTS)
+
+
+@pytest.mark.parametrize("cls", CONFIGS)
+def test_every_field_has_a_help_line_and_a_real_type(cls):
+    for f in fields(cls):
+        assert f.metadata.get("help", "").strip(), f"{cls.__name__}.{f.name} has no help"
+        assert f.type in ("int", "float", "str", "bool", "dict[str, float]"), f"{cls.__name__}.{f.name}: {f.type}"
+
+
+def test_config_fields_with_real_types():
+    assert GRPOConfig().reward_weights == {"correct": 1.0} and PPOConfig().whiten_advantages is True
+    assert GRPOConfig().reward_weights is not GRPOConfig().reward_weights  # each config its own dict
+    with pytest.raises(ValueError, match="whiten_advantages must be True or False"):
+        PPOConfig(whiten_advantages=1)
 
 
 def test_other_invalid_configs():
@@ -70,7 +99,7 @@ def test_other_invalid_configs():
 
 
 def test_defaults_are_valid():
-    for cls in (GRPOConfig, ModelConfig, TaskConfig, WarmupConfig):
+    for cls in CONFIGS:
         cls()
 
 

@@ -1,8 +1,11 @@
 """The GPT: masking of prompt padding, causality, KV-cache generation, token log-probs."""
 
+import numpy as np
+import pytest
 import torch
 
-from minigrpo.model import generate, token_logprobs
+from minigrpo.config import ModelConfig
+from minigrpo.model import GPT, generate, token_logprobs
 from minigrpo.tokenizer import BOS_ID, EOS_ID, PAD_ID, encode, encode_prompts
 
 
@@ -70,3 +73,49 @@ def test_generation_logprobs_match_a_full_forward_and_padding_follows_eos(tiny_m
             end = row.index(EOS_ID)
             assert row_mask == [True] * (end + 1) + [False] * (len(row) - end - 1)  # <eos> is in the mask
             assert all(t == PAD_ID for t in row[end + 1 :])
+
+
+def numpy_attention(x, qkv_w, qkv_b, proj_w, proj_b, allowed, n_head):
+    """softmax(Q K^T / sqrt(d_head) + mask) V per head, then the output projection, in float64 loops."""
+    N, L, d = x.shape
+    d_head = d // n_head
+    q, k, v = np.split(x @ qkv_w.T + qkv_b, 3, axis=-1)
+    out = np.zeros((N, L, d))
+    for n in range(N):
+        for h in range(n_head):
+            cols = slice(h * d_head, (h + 1) * d_head)
+            scores = q[n, :, cols] @ k[n, :, cols].T / np.sqrt(d_head)
+            scores = np.where(allowed[n], scores, -np.inf)
+            weights = np.exp(scores - scores.max(-1, keepdims=True))
+            out[n, :, cols] = weights / weights.sum(-1, keepdims=True) @ v[n, :, cols]
+    return out @ proj_w.T + proj_b
+
+
+def test_attention_is_the_softmax_formula_and_agrees_with_torch_sdpa(tiny_model):
+    attn = tiny_model.blocks[0].attn
+    x = torch.randn(3, 5, tiny_model.cfg.n_embd, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    causal = torch.ones(5, 5, dtype=torch.bool).tril()
+    allowed = causal.expand(3, 5, 5).clone()
+    allowed[1, :, 0] = False  # a padding key in row 1
+    allowed[1, 0, 0] = True  # its own query may see itself (as GPT.hidden_states arranges)
+    with torch.no_grad():
+        got = attn(x, allowed[:, None], None, 0)
+        sdpa = torch.nn.functional.scaled_dot_product_attention(
+            *(t.view(3, 5, attn.n_head, -1).transpose(1, 2) for t in attn.qkv(x).split(x.shape[-1], dim=2)),
+            attn_mask=allowed[:, None],
+        )
+        sdpa = attn.proj(sdpa.transpose(1, 2).reshape(3, 5, -1))
+    weights = [p.detach().numpy() for p in (attn.qkv.weight, attn.qkv.bias, attn.proj.weight, attn.proj.bias)]
+    expected = numpy_attention(x.numpy(), *weights, allowed.numpy(), attn.n_head)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(got, sdpa, rtol=1e-10, atol=1e-12)
+
+
+def test_residual_projections_start_smaller_than_the_other_weights():
+    # GPT-2's init: the two projections that write into the residual stream get std 0.02 / sqrt(2 n_layer)
+    torch.manual_seed(0)
+    model = GPT(ModelConfig(n_layer=8, n_embd=128, n_head=4))
+    scaled = [p for block in model.blocks for p in (block.attn.proj.weight, block.mlp[2].weight)]
+    others = [block.attn.qkv.weight for block in model.blocks]
+    assert torch.cat([p.flatten() for p in scaled]).std().item() == pytest.approx(0.02 / 4, rel=0.05)
+    assert torch.cat([p.flatten() for p in others]).std().item() == pytest.approx(0.02, rel=0.05)

@@ -31,6 +31,21 @@ def test_old_logp_is_the_sampling_policys_logprob(tiny_model):
     assert (group.old_logp[~group.mask] == 0).all()
 
 
+def test_padding_logprobs_are_zero_and_get_no_gradient(tiny_model):
+    group = sample_group(tiny_model, PROBLEMS, group_size=4, max_new_tokens=12,
+                         generator=torch.Generator().manual_seed(1))
+    assert (~group.mask).any()  # some completions ended early, so there is padding
+    logp = group_logprobs(tiny_model, group)
+    assert (logp[~group.mask] == 0).all() and (logp[group.mask] < 0).all()
+    # padding adds a constant exp(-0) = 1 per token, never a gradient: the same as a loss over real tokens only
+    torch.exp(-logp).sum().backward()
+    with_padding = [p.grad.clone() for p in tiny_model.parameters()]
+    tiny_model.zero_grad()
+    torch.exp(-group_logprobs(tiny_model, group)[group.mask]).sum().backward()
+    for a, b in zip(with_padding, (p.grad for p in tiny_model.parameters())):
+        torch.testing.assert_close(a, b)
+
+
 def test_mask_covers_tokens_up_to_and_including_eos():
     # a model that always says <eos> first: every completion is exactly one token, the <eos>
     class AlwaysEos(torch.nn.Module):

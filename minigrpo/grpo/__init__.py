@@ -1,19 +1,38 @@
-"""GRPO in numbered steps; ``trainer.train_grpo`` composes them."""
+"""GRPO (DeepSeekMath, Shao et al. 2024, Sec. 4.1), one file per step of the loop. Read in this order:
 
-from .multi_reward import combined_advantages, gdpo_advantages
-from .objective import aggregate_tokens, grpo_objective, masked_completion_mean
+    step1_sampling.py            o_1..o_G ~ pi_old(. | q): a group of completions per prompt, with their log-probs
+    step2_reward.py              r_i per completion (outcome), or one reward per reasoning step (process)
+    step3_group_norm.py          A_i = (r_i - mean(r)) / (std(r) + eps), the group as baseline (outcome)
+    step3_process_advantages.py  ... or, under process supervision: A_{i,t} = sum of normalized step rewards
+    step4_ratio_clip.py          ratio = pi_theta / pi_old; min(ratio A, clip(ratio, 1 - eps, 1 + eps) A)
+    step5_kl.py                  k3 = pi_ref / pi_theta - log(pi_ref / pi_theta) - 1
+    step6_objective.py           J = 1/G sum_i 1/|o_i| sum_t [surrogate - beta k3]   (Eq. 3)
+    trainer.py                   Algorithm 1: the steps above in a loop
+    variants.py                  RLOO, batch / no std, DAPO, Dr. GRPO, clip-higher, GSPO, GDPO, iterative GRPO
+
+The loop (``trainer.train_grpo``), in pseudocode:
+
+    pi_ref <- pi_theta
+    for step = 1 .. steps:
+        pi_old <- pi_theta; q_1..q_B ~ train split
+        o_{b,1..G} ~ pi_old(. | q_b)                                    # 1  sample_group
+        r_{b,i} = reward(q_b, o_{b,i})                                  # 2  score_outcomes
+        A_{b,i,t} = (r_{b,i} - mean_i r_b) / (std_i r_b + eps)           # 3  group_advantages
+        repeat mu times:
+            ratio = exp(logp - old_logp)                                # 4  probability_ratio
+            surrogate = min(ratio A, clip(ratio, 1 - eps, 1 + eps) A)   # 4  clipped_surrogate
+            kl = exp(ref_logp - logp) - (ref_logp - logp) - 1           # 5  kl_k3
+            J = mean_b mean_i 1/|o_i| sum_t (surrogate - beta kl)       # 6  grpo_objective
+            one gradient step on -J
+"""
+
 from .step1_sampling import Group, group_logprobs, sample_group
 from .step2_reward import score_outcomes, score_steps
 from .step3_group_norm import broadcast_to_tokens, group_advantages
-from .step4_ratio_clip import (
-    clip_fraction,
-    clipped_surrogate,
-    gspo_surrogate,
-    probability_ratio,
-    sequence_ratio,
-)
+from .step3_process_advantages import normalize_step_rewards, process_advantages
+from .step4_ratio_clip import clipped_surrogate, probability_ratio
 from .step5_kl import kl_k3
-from .step6_process_advantages import normalize_step_rewards, process_advantages
+from .step6_objective import grpo_objective
 
 __all__ = [
     "Group",
@@ -23,17 +42,10 @@ __all__ = [
     "score_steps",
     "group_advantages",
     "broadcast_to_tokens",
-    "probability_ratio",
-    "clipped_surrogate",
-    "clip_fraction",
-    "sequence_ratio",
-    "gspo_surrogate",
-    "kl_k3",
     "normalize_step_rewards",
     "process_advantages",
+    "probability_ratio",
+    "clipped_surrogate",
+    "kl_k3",
     "grpo_objective",
-    "masked_completion_mean",
-    "aggregate_tokens",
-    "combined_advantages",
-    "gdpo_advantages",
 ]

@@ -1,7 +1,7 @@
 """Step 1 — sample a group of G completions per prompt from the old policy.
 
-For each prompt q, draw o_1, ..., o_G ~ pi_old(. | q) (DeepSeekMath Eq. 1, the
-expectation over q ~ P(Q) and {o_i} ~ pi_old). pi_old is the policy as it is when
+For each prompt q, draw o_1, ..., o_G ~ pi_old(. | q): the expectation
+E[q ~ P(Q), {o_i} ~ pi_old(O | q)] of DeepSeekMath Eq. 3, estimated with B prompts. pi_old is the policy as it is when
 the batch is sampled; with one inner step (mu = 1) it equals pi_theta before the
 update, so ``old_logp`` is just the sampling log-probs, no second forward pass.
 
@@ -64,7 +64,11 @@ def sample_group(
 
 
 def group_logprobs(model: GPT, group: Group, temperature: float = 1.0) -> torch.Tensor:
-    """log pi(o_{i,t} | q, o_{i,<t}) under ``model`` (pi_theta or pi_ref): [B, G, T]."""
+    """log pi(o_{i,t} | q, o_{i,<t}) under ``model`` (pi_theta or pi_ref): [B, G, T], 0 on padding.
+
+    0, as in ``old_logp``: every log-prob of the update is then finite and equal on padding,
+    so exp() of a ratio there is 1, never inf, and no NaN can reach the gradient.
+    """
     B, G, T = group.completions.shape
     logp = token_logprobs(
         model,
@@ -73,4 +77,4 @@ def group_logprobs(model: GPT, group: Group, temperature: float = 1.0) -> torch.
         group.completions.flatten(0, 1),
         temperature,
     )
-    return logp.view(B, G, T)
+    return torch.where(group.mask, logp.view(B, G, T), 0.0)

@@ -1,7 +1,7 @@
 """PPO with a learned critic, the baseline GRPO removes (InstructGPT-style RLHF PPO).
 
 It reuses GRPO's step 1 (sampling), step 2 (reward), step 4 (ratio and clip) and the
-k3 KL of step 5 for logging; what it adds is the critic and GAE:
+k3 KL of step 5 for the log; what it adds is the critic and GAE:
 
     critic.py      V(q, o_<t): a separate copy of the warm-start GPT with a scalar head
     kl_reward.py   the KL penalty folded into a per-token reward (RLHF's form)

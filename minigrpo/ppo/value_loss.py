@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ..grpo.objective import masked_completion_mean
+from ..masked import completion_mean
 
 
 def clipped_value_loss(
@@ -25,7 +25,12 @@ def clipped_value_loss(
         raise ValueError("values, old_values, returns and mask must have the same shape [B, G, T]")
     clipped = old_values + torch.clamp(values - old_values, -clip_eps, clip_eps)
     per_token = 0.5 * torch.maximum((values - returns) ** 2, (clipped - returns) ** 2)
-    return masked_completion_mean(per_token, mask).mean()
+    return completion_mean(per_token, mask).mean()
+
+
+def critic_metrics(value_loss: torch.Tensor, old_values, returns, mask) -> dict[str, float]:
+    """For the log: the last value loss, and how much of the returns' variance V_old explains."""
+    return {"value_loss": value_loss.item(), "explained_variance": explained_variance(old_values, returns, mask)}
 
 
 def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:

@@ -3,24 +3,24 @@
 Each algorithm runs a few steps at the same batch in its own process (so peak memory is
 its own), the two alternating so that a change in the machine's load hits both. Reported:
 medians per kind and the PPO / GRPO ratio (time per step, peak memory, parameters held),
-and GRPO's step split into the phases the trainer times. Machines are shared and noisy:
+and GRPO's step split into phases, timed from outside the loop (``phases.py``). Machines are shared and noisy:
 compare the ratios measured in one run, not absolute numbers across runs.
 """
 
 from __future__ import annotations
 
 import json
-import resource
 import statistics
 import subprocess
 import sys
 
-from .config import GRPOConfig, PPOConfig
-
-PHASES = ("sample_s", "score_s", "ref_s", "fwd_bwd_s", "opt_s")  # keys of a GRPO step record, in loop order
+from ..config import GRPOConfig, PPOConfig
+from .phases import PHASES, step_phases
 
 
 def _peak_rss_mib() -> float:
+    import resource  # Unix only: imported here so that the rest of minigrpo loads on Windows
+
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
 
@@ -29,10 +29,10 @@ def run_child(kind: str, init: str, data: str, steps: int, prompts_per_step: int
     """Inside a fresh process: ``steps`` steps of GRPO or PPO; times, peak memory, parameters held."""
     import torch
 
-    from .checkpoint import load_checkpoint
-    from .evaluate import count_parameters
-    from .runtime import resolve_device
-    from .task import load_split
+    from ..checkpoint import load_checkpoint
+    from ..evaluate import count_parameters
+    from ..runtime import resolve_device
+    from ..task import load_split
 
     dev = resolve_device(device)
     policy, _ = load_checkpoint(init, device=dev)
@@ -44,12 +44,15 @@ def run_child(kind: str, init: str, data: str, steps: int, prompts_per_step: int
         torch.cuda.reset_peak_memory_stats()
     rss_before = _peak_rss_mib()
     if kind == "grpo":
-        from .grpo.trainer import train_grpo
+        from ..grpo.trainer import train_grpo
+        from .phases import PhaseTimer
 
-        train_grpo(policy, GRPOConfig(**settings), train, train[:8], log=records.append, progress=False)
+        timer = PhaseTimer(dev, log=records.append)
+        with timer.patched():
+            train_grpo(policy, GRPOConfig(**settings), train, train[:8], log=timer.log, progress=False)
         held = {"policy": count_parameters(policy), "reference": count_parameters(policy), "critic": 0}
     else:
-        from .ppo.trainer import train_ppo
+        from ..ppo.trainer import train_ppo
 
         critic = train_ppo(policy, PPOConfig(**settings), train, train[:8], log=records.append, progress=False)
         held = {"policy": count_parameters(policy), "reference": count_parameters(policy),
@@ -67,22 +70,6 @@ def run_child(kind: str, init: str, data: str, steps: int, prompts_per_step: int
     }
 
 
-def step_phases(steps: list[dict]) -> dict | None:
-    """A GRPO step split into its phases: median seconds of each, and its share of their sum.
-
-    ``steps`` are the trainer's timed step records (``wall_s`` and the ``PHASES`` keys).
-    ``other_s`` is what the phases leave of ``wall_s`` (logging the metrics, the loop itself).
-    Each part is a median over the steps, so the percentages are of the sum of the medians
-    (``step_s``) and add to 100. None when the records carry no phase timings.
-    """
-    if not steps or any(k not in s for s in steps for k in PHASES):
-        return None
-    parts = {k: statistics.median(s[k] for s in steps) for k in PHASES}
-    parts["other_s"] = statistics.median(s["wall_s"] - sum(s[k] for k in PHASES) for s in steps)
-    total = sum(parts.values())
-    return {"step_s": total, "parts": {k: {"s": v, "percent": 100 * v / total} for k, v in parts.items()}}
-
-
 def grpo_vs_ppo(init: str, data: str, steps: int, repeats: int, prompts_per_step: int, group_size: int,
                 device: str) -> dict:
     """Alternate GRPO and PPO child processes ``repeats`` times; medians per kind and PPO / GRPO ratios."""
@@ -91,7 +78,7 @@ def grpo_vs_ppo(init: str, data: str, steps: int, repeats: int, prompts_per_step
     runs = {"grpo": [], "ppo": []}
     for _ in range(repeats):
         for kind in runs:
-            args = [sys.executable, "-m", "minigrpo.bench_training", kind, init, data, str(steps),
+            args = [sys.executable, "-m", "minigrpo.bench.training", kind, init, data, str(steps),
                     str(prompts_per_step), str(group_size), device]
             child = subprocess.run(args, capture_output=True, text=True)
             if child.returncode != 0:

@@ -14,9 +14,9 @@ import time
 
 import torch
 
-from .model import GPT, generate
-from .task import Problem
-from .tokenizer import EOS_ID, PAD_ID, encode_prompts
+from ..model import GPT, generate
+from ..task import Problem
+from ..tokenizer import EOS_ID, PAD_ID, encode_prompts
 
 
 def synchronize(device: torch.device) -> None:

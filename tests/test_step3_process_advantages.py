@@ -1,4 +1,4 @@
-"""Step 6: process-supervision advantages, against a brute-force loop over steps and tokens."""
+"""Step 3 under process supervision: advantages from step rewards, against a brute-force loop over steps and tokens."""
 
 import numpy as np
 import pytest

@@ -45,7 +45,7 @@ STRIPS = [
 def plot_token_credit(credit, rows: list[int], path: str | Path, title: str | None = None, slips=()) -> Path:
     """Aligned token strips: one row per completion, one cell per token, one panel per kind of credit.
 
-    ``credit`` is an ``analysis.TokenCredit``; ``rows`` picks the completions to show; each
+    ``credit`` is a ``token_credit.TokenCredit``; ``rows`` picks the completions to show; each
     ``analysis.Slip`` in ``slips`` whose row is shown is outlined in every panel.
     """
     T = max(len(credit.tokens[r]) for r in rows)

@@ -1,4 +1,4 @@
-"""Step 6 — process-supervision advantages from per-step rewards.
+"""Step 3, process supervision — advantages from per-step rewards, in place of group normalization.
 
 Normalize every step reward with the mean and std of all step rewards of the
 group (all steps of all G completions of the same prompt),
@@ -11,9 +11,11 @@ or after it (DeepSeekMath Sec. 4.1.3):
     A_{i,t} = sum_{index(j) >= t} \\tilde r_i^{index(j)}.
 
 A token is credited for its own step and every later one: a failed step's penalty
-reaches the tokens up to its end and none after.
+reaches the tokens up to its end and none after. A completion of K steps thus sums up to
+K normalized rewards on its first tokens, about K times an outcome advantage: compare
+the two on one colour scale, knowing that.
 
-Deviations from the paper: the same std / eps / zero-spread conventions as step 3
+Deviations from the paper: the std / eps / zero-spread conventions of ``step3_group_norm``
 (sample std, eps added, a group with all step rewards equal gets exactly 0).
 """
 

@@ -7,7 +7,7 @@ lookup are elementwise and left out), with d = n_embd, V = vocab_size:
     per position and layer   24 d^2    qkv 2 d (3d) + output projection 2 d d + MLP 2 d (4d) + 2 (4d) d
     per position             2 d V     the output head (tied to the embedding, still a multiply)
     per sequence and layer   4 L^2 d   scores Q K^T and their weighted sum of V: 2 L^2 (d / H) each, H heads;
-                                       all L x L pairs, since the masked attention kernel computes every one
+                                       all L x L pairs: the attention computes every score, then masks
 
     forward   F = N [ L (24 n_layer d^2 + 2 d V) + 4 n_layer L^2 d ]
     training  3 F   (the backward pass multiplies twice as much: gradients for the inputs and for the weights)
@@ -24,11 +24,21 @@ import time
 
 import torch
 
-from .bench_generation import synchronize
-from .config import GRPOConfig, ModelConfig
-from .grpo import Group, broadcast_to_tokens, group_advantages, group_logprobs, grpo_objective, score_outcomes
-from .model import GPT
-from .rewards import outcome_reward
+from ..config import GRPOConfig, ModelConfig
+from ..grpo import (
+    Group,
+    broadcast_to_tokens,
+    clipped_surrogate,
+    group_advantages,
+    group_logprobs,
+    grpo_objective,
+    kl_k3,
+    probability_ratio,
+    score_outcomes,
+)
+from ..model import GPT
+from ..rewards import outcome_reward
+from .generation import synchronize
 
 
 def dense_forward_flops(cfg: ModelConfig, n_seq: int, seq_len: int) -> int:
@@ -74,7 +84,8 @@ def time_forward_backward(policy: GPT, group: Group, cfg: GRPOConfig, repeats: i
         synchronize(device)
         start = time.perf_counter()
         logp = group_logprobs(policy, group, cfg.temperature)
-        objective = grpo_objective(logp, group.old_logp, group.old_logp, adv, group.mask, cfg.kl_coef, cfg.clip_eps)
+        surrogate = clipped_surrogate(probability_ratio(logp, group.old_logp), adv, cfg.clip_eps)
+        objective = grpo_objective(surrogate, kl_k3(logp, group.old_logp), group.mask, cfg.kl_coef)
         policy.zero_grad(set_to_none=True)
         (-objective).backward()
         synchronize(device)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .grpo import (
+from ..grpo import (
     broadcast_to_tokens,
     group_advantages,
     process_advantages,
@@ -28,11 +28,11 @@ from .grpo import (
     score_outcomes,
     score_steps,
 )
-from .model import GPT
-from .ppo import Critic, completion_values, gae, kl_penalized_rewards
-from .rewards import outcome_reward, step_rewards
-from .task import Problem
-from .tokenizer import EOS_ID
+from ..model import GPT
+from ..ppo import Critic, completion_values, gae, kl_penalized_rewards
+from ..rewards import outcome_reward, step_rewards
+from ..task import Problem
+from ..tokenizer import EOS_ID
 
 
 @dataclass

@@ -4,11 +4,11 @@ import pytest
 import torch
 from matplotlib.patches import Rectangle
 
-from minigrpo import plots
-from minigrpo.analysis import TokenCredit, first_slips, token_credit
-from minigrpo.plots import plot_token_credit
 from minigrpo.ppo import Critic
 from minigrpo.task import parse_problem
+from minigrpo.viz import plots
+from minigrpo.viz.plots import plot_token_credit
+from minigrpo.viz.token_credit import TokenCredit, first_slips, token_credit
 
 PROBLEMS = [parse_problem("1+2-3"), parse_problem("4+5+6")]
 

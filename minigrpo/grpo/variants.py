@@ -1,0 +1,137 @@
+"""What libraries changed in GRPO since DeepSeekMath, each a config switch that replaces one step's value.
+
+The trainer computes every step as the paper does; a switch away from its default adds one
+tagged line (``# variant:``) that replaces that step's result with one of these. This module
+imports the steps and no step imports it. N = B * G completions, rho = exp(logp - old_logp).
+
+Advantages (replace step 3)                                      switch
+    A_i = (r_i - b_i) / s
+    b_i = 1/(G-1) sum_{j != i} r_j    RLOO, leave one out          --baseline leave_one_out
+    s   = std of all N rewards + eps  batch std (TRL's "batch")    --adv-scale batch
+    s   = 1                           Dr. GRPO, no std             --adv-scale none
+    r_i = sum_k w_k r_{i,k}           several rewards, summed      --reward-weights correct=1,format=0.5
+    GDPO: normalize each r_k in its group, sum, divide by the batch std   --multi-reward-norm gdpo
+The ratio and the clip (replace step 4)
+    s_i = exp(1/|o_i| sum_t (logp - old_logp)) on every token of o_i     GSPO   --ratio-level sequence
+    min(rho A, clip(rho, 1 - eps_low, 1 + eps_high) A)            clip-higher (DAPO)  --clip-eps-high 0.28
+How tokens are averaged (replace step 6), x_{i,t} = surrogate - beta KL
+    sum_i sum_t x_{i,t} / sum_i |o_i|        DAPO: every token weighs the same        --aggregation dapo
+    sum_i sum_t x_{i,t} / (N L_max)          Dr. GRPO: a constant, L_max = max_new_tokens  --aggregation dr_grpo
+The reference (Algorithm 1)
+    pi_ref <- pi_theta every K steps         iterative GRPO                           --ref-reset-every K
+
+Sources: RLOO (Kool et al. 2019; Ahmadian et al. 2024, arXiv:2402.14740), batch std (Liu et al.
+2025, "Tricks or Traps?", arXiv:2508.08221), Dr. GRPO (Liu et al. 2025, arXiv:2503.20783, Sec. 3.2),
+DAPO (Yu et al. 2025, arXiv:2503.14476, Eqs. 8 and 10), GSPO (Zheng et al. 2025, arXiv:2507.18071,
+Eqs. 5 and 7), GDPO (Liu et al. 2026, arXiv:2601.05242, Eqs. 4, 6, 7). Each keeps step 3's
+conventions (sample std, eps added, a group with no spread gets exactly 0).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..config import GRPOConfig
+from ..masked import completion_mean, token_mean
+from ..rewards import COMPONENTS
+from .step1_sampling import Group
+from .step2_reward import score_outcomes
+from .step3_group_norm import group_advantages, has_spread
+
+
+def changes_advantages(cfg: GRPOConfig) -> bool:
+    """True when a switch replaces step 3: another baseline or scale, or several rewards."""
+    paper = ("mean", "group", "sum", {"correct": 1.0})
+    return (cfg.baseline, cfg.adv_scale, cfg.multi_reward_norm, cfg.reward_weights) != paper
+
+
+def advantages(group: Group, rewards: torch.Tensor, cfg: GRPOConfig) -> torch.Tensor:
+    """Step 3 under the switches: rewards [B, G] (the "correct" component) -> advantages [B, G]."""
+    components = torch.stack(  # r_{i,k}: [B, G, K]
+        [rewards if name == "correct" else score_outcomes(COMPONENTS[name], group) for name in cfg.reward_weights], -1
+    )
+    weights = torch.tensor(list(cfg.reward_weights.values()), dtype=components.dtype, device=components.device)
+    if cfg.multi_reward_norm == "gdpo":
+        return gdpo_advantages(components, weights, cfg.adv_eps)
+    return rescaled_advantages((components * weights).sum(-1), cfg.adv_eps, cfg.baseline, cfg.adv_scale)
+
+
+def rescaled_advantages(rewards: torch.Tensor, eps: float, baseline: str, scale: str) -> torch.Tensor:
+    """(r_i - b_i) / s with b_i the group "mean" or "leave_one_out", s the "group" or "batch" std + eps, or "none"."""
+    G = rewards.shape[1]
+    if baseline == "mean":
+        adv = rewards - rewards.mean(dim=1, keepdim=True)
+    elif baseline == "leave_one_out":  # = G/(G-1) (r_i - mean(r)): the mean baseline, scaled
+        adv = rewards - (rewards.sum(dim=1, keepdim=True) - rewards) / (G - 1)
+    else:
+        raise ValueError(f"baseline must be 'mean' or 'leave_one_out', got {baseline!r}")
+    if scale == "group":
+        adv = adv / (rewards.std(dim=1, keepdim=True) + eps)
+    elif scale == "batch":
+        adv = adv / (rewards.std() + eps)
+    elif scale != "none":
+        raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
+    return torch.where(has_spread(rewards), adv, 0.0)
+
+
+def gdpo_advantages(components: torch.Tensor, weights: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    """GDPO: A_{i,k} = group-normalized r_{i,k}; S_i = sum_k w_k A_{i,k}; A_i = S_i / (std of all S + eps).
+
+    components [B, G, K], weights [K] -> [B, G]. Summing first would give the groups (0, 1), (0, 2)
+    and (1, 2) of two 0/1 rewards the same advantages; normalizing each component first keeps
+    (0, 2) twice (0, 1). The batch mean of the paper's Eq. 6 is not subtracted: each group's
+    S_i sum to zero, so it is zero up to rounding, and a group with no signal stays exactly 0.
+    """
+    if components.dim() != 3 or weights.shape != components.shape[-1:]:
+        raise ValueError(f"components must be [B, G, K] and weights [K], got {tuple(components.shape)} "
+                         f"and {tuple(weights.shape)}")
+    per_component = torch.stack([group_advantages(components[..., k], eps) for k in range(len(weights))], -1)
+    summed = (per_component * weights).sum(-1)
+    return torch.where(summed == 0, 0.0, summed / (summed.std() + eps))  # no spread anywhere: 0, not 0/0
+
+
+def sequence_ratio(logp: torch.Tensor, old_logp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """GSPO's s_i = exp(1/|o_i| sum_t (logp - old_logp)) on every real token of o_i, 0 on padding: all [B, G, T].
+
+    A geometric mean of the token ratios, so it stays much closer to 1 than they do: the paper
+    clips it at 1 - 3e-4 and 1 + 4e-4. Clipped, the whole completion stops contributing.
+    """
+    mean_log_ratio = completion_mean(logp - old_logp, mask)[..., None]  # [B, G, 1]
+    return torch.where(mask, torch.exp(mean_log_ratio), 0.0)
+
+
+def clip_higher_surrogate(ratio: torch.Tensor, adv: torch.Tensor, clip_eps: float, clip_eps_high: float):
+    """DAPO's clip-higher: min(rho A, clip(rho, 1 - eps_low, 1 + eps_high) A), all [B, G, T].
+
+    A separate upper bound lets unlikely tokens with A > 0 grow further before the clip stops them.
+    """
+    return torch.minimum(ratio * adv, torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps_high) * adv)
+
+
+def aggregated_objective(surrogate, kl, mask, kl_coef: float, how: str, max_len: int) -> torch.Tensor:
+    """J with the tokens averaged as DAPO ("dapo") or Dr. GRPO ("dr_grpo") do instead of Eq. 3.
+
+    surrogate, kl, mask [B, G, T] -> a scalar; ``max_len`` is L_max, the generation budget.
+    Both match TRL's GRPOTrainer ``loss_type`` of the same name for one process and one micro-batch.
+    """
+    per_token = surrogate - kl_coef * kl
+    if how == "dapo":
+        return token_mean(per_token, mask)
+    if how != "dr_grpo":
+        raise ValueError(f"aggregation must be 'dapo' or 'dr_grpo' here, got {how!r}")
+    longest = int(mask.sum(-1).max())
+    if max_len < longest:
+        raise ValueError(f"dr_grpo needs max_len >= the longest completion ({longest} tokens), got {max_len}")
+    B, G, _ = mask.shape
+    return torch.where(mask, per_token, 0.0).sum() / (B * G * max_len)
+
+
+def reference_reset_due(step: int, every: int) -> bool:
+    """Iterative GRPO: pi_ref <- pi_theta before steps every + 1, 2 every + 1, ... (0: never)."""
+    return every > 0 and step > 1 and (step - 1) % every == 0
+
+
+def reward_component_means(group: Group, cfg: GRPOConfig) -> dict[str, float]:
+    """For the log: the mean of each reward component other than "correct" (that one is reward_mean)."""
+    return {f"reward_{name}": score_outcomes(COMPONENTS[name], group).mean().item()
+            for name in cfg.reward_weights if name != "correct"}

@@ -1,0 +1,28 @@
+"""Means over the real tokens of a batch of completions: padding never counts.
+
+A batch of completions is padded to its longest one; ``mask`` [B, G, T] (or [N, T]) is True
+on the tokens a completion really has, its <eos> included, and False on the padding after it.
+Every layer averages through these two functions, so padding is kept out in one place.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def completion_mean(per_token: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """1/|o_i| sum_t x_{i,t} over the real tokens of each completion: [..., T] -> [...].
+
+    ``torch.where``, not a product with the mask: a padding value of inf or NaN must not
+    leak in as 0 * inf.
+    """
+    if per_token.shape != mask.shape:
+        raise ValueError(f"per-token values {tuple(per_token.shape)} and mask {tuple(mask.shape)} must match")
+    return torch.where(mask, per_token, 0.0).sum(-1) / mask.sum(-1).clamp(min=1)
+
+
+def token_mean(per_token: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """sum over real tokens / number of real tokens: one scalar, every token of the batch weighs the same."""
+    if per_token.shape != mask.shape:
+        raise ValueError(f"per-token values {tuple(per_token.shape)} and mask {tuple(mask.shape)} must match")
+    return torch.where(mask, per_token, 0.0).sum() / mask.sum().clamp(min=1)

@@ -1,0 +1,34 @@
+"""What the GRPO and PPO loops log each step (README, "Logged metrics"): one definition for both."""
+
+from __future__ import annotations
+
+import torch
+
+from .masked import completion_mean
+
+
+def clip_fraction(ratio: torch.Tensor, adv: torch.Tensor, surrogate: torch.Tensor, mask: torch.Tensor) -> float:
+    """Fraction of completion tokens whose gradient the clip removes: all [B, G, T] -> a number.
+
+    The clipped surrogate takes min(ratio A, clip(ratio) A); where the clipped term is strictly
+    smaller it is a constant, so the token has no gradient. That is ratio > 1 + eps with A > 0,
+    or ratio < 1 - eps with A < 0, whichever ratio (token or sequence) and bounds were used.
+    ``ratio`` must be the very tensor the surrogate was computed from: a recomputed one rounds
+    differently, and the comparison is exact.
+    """
+    clipped = surrogate < ratio * adv
+    return (clipped & mask).sum().item() / max(mask.sum().item(), 1)
+
+
+def step_metrics(rewards, mask, kl, clip_fracs: list[float], objective, grad_norm) -> dict[str, float]:
+    """rewards [B, G], mask and kl [B, G, T] of the last inner step, and its objective and gradient norm."""
+    return {
+        "reward_mean": rewards.mean().item(),
+        "reward_std": rewards.std(dim=1).mean().item(),
+        "zero_spread_frac": (rewards.amax(1) == rewards.amin(1)).float().mean().item(),
+        "kl": completion_mean(kl.detach(), mask).mean().item(),
+        "clip_frac": sum(clip_fracs) / len(clip_fracs),
+        "completion_len": mask.sum(-1).float().mean().item(),
+        "loss": -objective.item(),
+        "grad_norm": grad_norm.item(),
+    }

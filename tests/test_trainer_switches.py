@@ -1,0 +1,244 @@
+"""Every config value that reaches an equation gets there: one-step runs through train_grpo and train_ppo
+with the step functions spied on, at defaults and at other values.
+
+A run with the same seed samples the same completions whatever the switch, so what the trainer hands
+to a step can be compared with the default run's. The equations themselves are tested in the step
+files' tests and in test_variants.py.
+"""
+
+import copy
+
+import pytest
+import torch
+
+import minigrpo.grpo.trainer as grpo_trainer
+import minigrpo.ppo.trainer as ppo_trainer
+from minigrpo.config import GRPOConfig, PPOConfig
+from minigrpo.grpo import variants
+from minigrpo.grpo.trainer import train_grpo
+from minigrpo.ppo.trainer import train_ppo
+
+G = 4
+SMALL = {"steps": 1, "prompts_per_step": 6, "group_size": G, "max_new_tokens": 10, "eval_every": 1000}
+
+
+class Spy:
+    """Records the arguments and results of the functions it wraps, in call order."""
+
+    def __init__(self, monkeypatch, module, names):
+        self.calls: dict[str, list] = {name: [] for name in names}
+        for name in names:
+            monkeypatch.setattr(module, name, self.wrap(name, getattr(module, name)))
+
+    def wrap(self, name, fn):
+        def spy(*args, **kwargs):
+            result = fn(*args, **kwargs)
+            self.calls[name].append((args, kwargs, result))
+            return result
+        return spy
+
+    def args(self, name, i=0):
+        return self.calls[name][i][0]
+
+    def result(self, name, i=0):
+        return self.calls[name][i][2]
+
+
+GRPO_STEPS = ["sample_group", "group_logprobs", "group_advantages", "process_advantages", "clipped_surrogate",
+              "grpo_objective", "clip_grad_norm_"]
+
+
+def run_grpo(monkeypatch, easy_warm_start, **switches) -> Spy:
+    model, train = easy_warm_start
+    spy = Spy(monkeypatch, grpo_trainer, GRPO_STEPS)
+    variant_spy = Spy(monkeypatch, variants, ["advantages", "sequence_ratio", "clip_higher_surrogate",
+                                               "aggregated_objective"])
+    spy.calls.update(variant_spy.calls)
+    train_grpo(copy.deepcopy(model), GRPOConfig(**{**SMALL, **switches}), train, train[:2], progress=False)
+    return spy
+
+
+def completion_adv(spy) -> torch.Tensor:
+    """The advantage the objective saw, one per completion: [B, G]."""
+    return spy.args("clipped_surrogate")[1][..., 0]
+
+
+@pytest.fixture
+def default(monkeypatch, easy_warm_start):
+    spy = run_grpo(monkeypatch, easy_warm_start)
+    assert (completion_adv(spy) != 0).any()  # the seed gives groups with signal, so comparisons mean something
+    return spy
+
+
+def test_defaults_call_the_paper_steps_and_no_variant(default):
+    assert default.args("group_advantages")[1] == 1e-4
+    assert default.args("clipped_surrogate")[2] == 0.2
+    assert default.args("grpo_objective")[3] == 0.04
+    assert default.args("clip_grad_norm_")[1] == 1.0
+    assert [len(default.calls[n]) for n in ("advantages", "sequence_ratio", "clip_higher_surrogate",
+                                            "aggregated_objective", "process_advantages")] == [0] * 5
+
+
+@pytest.mark.parametrize("field, value, step, position", [
+    ("adv_eps", 0.5, "group_advantages", 1),
+    ("clip_eps", 0.1, "clipped_surrogate", 2),
+    ("kl_coef", 0.3, "grpo_objective", 3),
+    ("grad_clip", 0.25, "clip_grad_norm_", 1),
+])
+def test_each_number_reaches_its_equation(monkeypatch, easy_warm_start, default, field, value, step, position):
+    spy = run_grpo(monkeypatch, easy_warm_start, **{field: value})
+    assert spy.args(step)[position] == value
+    assert torch.equal(completion_adv(spy) != 0, completion_adv(default) != 0)  # same completions, same groups
+
+
+def test_adv_eps_changes_the_advantages_as_the_formula_says(monkeypatch, easy_warm_start, default):
+    spy = run_grpo(monkeypatch, easy_warm_start, adv_eps=0.5)
+    rewards = spy.args("group_advantages")[0]
+    std = rewards.std(dim=1, keepdim=True)
+    expected = torch.where(std > 0, (rewards - rewards.mean(1, keepdim=True)) / (std + 0.5), 0.0)
+    torch.testing.assert_close(completion_adv(spy), expected)
+
+
+def test_temperature_shapes_sampling_and_every_logprob_of_the_update(monkeypatch, easy_warm_start):
+    spy = run_grpo(monkeypatch, easy_warm_start, temperature=0.7, num_inner_steps=2)
+    assert spy.args("sample_group")[4] == 0.7
+    assert [args[2] for args, _, _ in spy.calls["group_logprobs"]] == [0.7, 0.7, 0.7]  # pi_ref, then mu = 2 of pi_theta
+    # at the first inner step pi_theta = pi_old: the ratio is 1 (to rounding) at any temperature
+    ratio = spy.args("clipped_surrogate")[0]
+    torch.testing.assert_close(ratio, torch.ones_like(ratio), rtol=0, atol=1e-5)
+
+
+def test_num_inner_steps_is_the_number_of_gradient_steps_per_batch(monkeypatch, easy_warm_start):
+    spy = run_grpo(monkeypatch, easy_warm_start, num_inner_steps=3)
+    assert len(spy.calls["grpo_objective"]) == len(spy.calls["clip_grad_norm_"]) == 3
+    assert len(spy.calls["sample_group"]) == 1
+
+
+def test_batch_shape_is_prompts_per_step_by_group_size(monkeypatch, easy_warm_start):
+    spy = run_grpo(monkeypatch, easy_warm_start, prompts_per_step=3, group_size=5)
+    assert spy.result("sample_group").completions.shape[:2] == (3, 5)
+
+
+def test_process_supervision_replaces_group_normalization(monkeypatch, easy_warm_start):
+    spy = run_grpo(monkeypatch, easy_warm_start, supervision="process", adv_eps=0.5)
+    assert len(spy.calls["group_advantages"]) == 0 and spy.args("process_advantages")[4] == 0.5
+    assert torch.equal(spy.args("clipped_surrogate")[1], spy.result("process_advantages"))
+
+
+def test_leave_one_out_scales_each_advantage_by_g_over_g_minus_1(monkeypatch, easy_warm_start, default):
+    spy = run_grpo(monkeypatch, easy_warm_start, baseline="leave_one_out")
+    torch.testing.assert_close(completion_adv(spy), G / (G - 1) * completion_adv(default))
+
+
+def test_no_scale_keeps_the_reward_units(monkeypatch, easy_warm_start, default):
+    # Dr. GRPO: rewards are 0 or 1, so in a group with both, right minus wrong is exactly 1
+    adv, before = completion_adv(run_grpo(monkeypatch, easy_warm_start, adv_scale="none")), completion_adv(default)
+    signal = before.abs().sum(1) > 0
+    torch.testing.assert_close((adv.amax(1) - adv.amin(1))[signal], torch.ones(int(signal.sum())))
+    assert torch.equal(torch.sign(adv), torch.sign(before))
+
+
+def test_batch_scale_uses_one_divisor_for_every_group(monkeypatch, easy_warm_start, default):
+    adv, before = completion_adv(run_grpo(monkeypatch, easy_warm_start, adv_scale="batch")), completion_adv(default)
+    spread = (adv.amax(1) - adv.amin(1))[before.abs().sum(1) > 0]
+    torch.testing.assert_close(spread, torch.full_like(spread, spread[0].item()))  # 1 / (batch std + eps)
+    assert torch.equal(torch.sign(adv), torch.sign(before))
+
+
+def test_gdpo_with_one_component_divides_step_3_by_its_batch_std(monkeypatch, easy_warm_start, default):
+    adv = completion_adv(run_grpo(monkeypatch, easy_warm_start, multi_reward_norm="gdpo"))
+    before = completion_adv(default)
+    torch.testing.assert_close(adv, before / (before.std() + 1e-4))
+
+
+def test_reward_weights_reach_the_advantages_and_the_log(monkeypatch, easy_warm_start):
+    model, train = easy_warm_start
+    records = []
+    cfg = GRPOConfig(**{**SMALL, "steps": 2}, reward_weights={"correct": 1.0, "format": 0.5, "length": 0.5})
+    spy = Spy(monkeypatch, variants, ["advantages"])
+    train_grpo(copy.deepcopy(model), cfg, train, train[:2], log=records.append, progress=False)
+    assert spy.args("advantages")[2].reward_weights == {"correct": 1.0, "format": 0.5, "length": 0.5}
+    assert 0 <= records[1]["reward_format"] <= 1 and -1 <= records[1]["reward_length"] <= 0
+    assert "reward_correct" not in records[1]  # that is reward_mean
+
+
+def test_ratio_level_sequence_gives_the_surrogate_one_ratio_per_completion(monkeypatch, easy_warm_start):
+    spy = run_grpo(monkeypatch, easy_warm_start, ratio_level="sequence", clip_eps=3e-4, num_inner_steps=2)
+    assert len(spy.calls["sequence_ratio"]) == 2
+    ratio, mask = spy.args("clipped_surrogate", 1)[0], spy.result("sample_group").mask
+    per_completion = torch.where(mask, ratio, ratio.amax(-1, keepdim=True))
+    assert torch.equal(per_completion.amin(-1), ratio.amax(-1))  # one value on every real token
+
+
+def test_clip_eps_high_reaches_clip_higher(monkeypatch, easy_warm_start):
+    spy = run_grpo(monkeypatch, easy_warm_start, clip_eps_high=0.28, clip_eps=0.15)
+    assert spy.args("clip_higher_surrogate")[2:] == (0.15, 0.28)
+
+
+@pytest.mark.parametrize("how", ["dapo", "dr_grpo"])
+def test_aggregation_and_the_generation_budget_reach_the_objective(monkeypatch, easy_warm_start, how):
+    spy = run_grpo(monkeypatch, easy_warm_start, aggregation=how, kl_coef=0.1)
+    assert spy.args("aggregated_objective")[3:] == (0.1, how, 10)  # kl_coef, aggregation, max_new_tokens
+
+
+def test_reference_is_reset_to_the_policy_every_k_steps(monkeypatch, easy_warm_start):
+    """Iterative GRPO: pi_ref <- pi_theta before steps K+1, 2K+1, ...; the KL there is exactly 0."""
+    model, train = easy_warm_start
+    policy = copy.deepcopy(model)
+    reference_equals_policy, original = [], grpo_trainer.group_logprobs
+
+    def spy(model, group, temperature=1.0):
+        if model is not policy:  # the reference's forward pass, before this step's update
+            pairs = zip(model.state_dict().values(), policy.state_dict().values())
+            reference_equals_policy.append(all(torch.equal(a, b) for a, b in pairs))
+        return original(model, group, temperature)
+
+    monkeypatch.setattr(grpo_trainer, "group_logprobs", spy)
+    records = []
+    cfg = GRPOConfig(**{**SMALL, "steps": 5}, ref_reset_every=2, lr=1e-2)
+    train_grpo(policy, cfg, train, train[:2], log=records.append, progress=False)
+    assert reference_equals_policy == [True, False, True, False, True]
+    kl = [r["kl"] for r in records[1:]]
+    assert kl[0] == kl[2] == kl[4] == 0.0 and kl[1] > 0 and kl[3] > 0
+
+
+def test_without_resets_the_reference_stays_the_warm_start(easy_warm_start):
+    model, train = easy_warm_start
+    records = []
+    cfg = GRPOConfig(**{**SMALL, "steps": 3}, lr=1e-2)
+    train_grpo(copy.deepcopy(model), cfg, train, train[:2], log=records.append, progress=False)
+    assert [r["kl"] > 0 for r in records[1:]] == [False, True, True]
+
+
+def test_learning_rates_reach_their_optimizers(monkeypatch, easy_warm_start):
+    model, train = easy_warm_start
+    made, adamw = [], torch.optim.AdamW
+
+    def recording_adamw(params, **kwargs):
+        made.append(kwargs["lr"])
+        return adamw(params, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "AdamW", recording_adamw)
+    train_grpo(copy.deepcopy(model), GRPOConfig(**SMALL, lr=1.5e-4), train, train[:2], progress=False)
+    train_ppo(copy.deepcopy(model), PPOConfig(**SMALL, lr=2.5e-4, critic_lr=3.5e-3), train, train[:2], progress=False)
+    assert made == [1.5e-4, 2.5e-4, 3.5e-3]
+
+
+PPO_STEPS = ["kl_penalized_rewards", "gae", "whiten", "clipped_surrogate", "clipped_value_loss", "clip_grad_norm_"]
+
+
+@pytest.mark.parametrize("switches", [{}, {"gamma": 0.9, "lam": 0.5, "kl_coef": 0.2, "value_clip_eps": 0.05,
+                                         "clip_eps": 0.1, "grad_clip": 0.3, "whiten_advantages": False}])
+def test_ppo_settings_reach_their_equations(monkeypatch, easy_warm_start, switches):
+    model, train = easy_warm_start
+    cfg = PPOConfig(**{**SMALL, **switches})
+    spy = Spy(monkeypatch, ppo_trainer, PPO_STEPS)
+    train_ppo(copy.deepcopy(model), cfg, train, train[:2], progress=False)
+    assert spy.args("kl_penalized_rewards")[4] == cfg.kl_coef
+    assert spy.args("gae")[3:] == (cfg.gamma, cfg.lam)
+    assert len(spy.calls["whiten"]) == int(cfg.whiten_advantages)
+    advantages = spy.result("whiten") if cfg.whiten_advantages else spy.result("gae")[0]
+    assert torch.equal(spy.args("clipped_surrogate")[1], advantages)
+    assert spy.args("clipped_surrogate")[2] == cfg.clip_eps
+    assert spy.args("clipped_value_loss")[4] == cfg.value_clip_eps
+    assert [args[1] for args, _, _ in spy.calls["clip_grad_norm_"]] == [cfg.grad_clip] * 2  # policy, critic
