@@ -1,9 +1,10 @@
 """Step 1 — sample a group of G completions per prompt from the old policy.
 
 For each prompt q, draw o_1, ..., o_G ~ pi_old(. | q): the expectation
-E[q ~ P(Q), {o_i} ~ pi_old(O | q)] of DeepSeekMath Eq. 3, estimated with B prompts. pi_old is the policy as it is when
-the batch is sampled; with one inner step (mu = 1) it equals pi_theta before the
-update, so ``old_logp`` is just the sampling log-probs, no second forward pass.
+E[q ~ P(Q), {o_i} ~ pi_old(O | q)] of DeepSeekMath Eq. 3, estimated with B prompts.
+pi_old is the policy as it is when the batch is sampled; with one inner step (mu = 1)
+it equals pi_theta before the update, so ``old_logp`` is just the sampling log-probs,
+no second forward pass.
 
 Deviations from the paper: none (temperature is a config value; the policy is
 softmax(logits / temperature) everywhere, so ratios compare like with like).
