@@ -144,6 +144,14 @@ def cmd_bench(args) -> None:
                       "fraction_of_matmul": summary["flops"]["fraction_of_matmul"]}))
 
 
+def cmd_sweep(args) -> None:
+    from .sweep import run_plan
+
+    out = Path(args.out or DATA_DIR / "sweeps" / f"{args.plan}.json")
+    run_plan(args.plan, args.seeds, Path(args.runs) / args.plan, out, args.extra.split())
+    print(json.dumps({"summary": str(out)}))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m minigrpo", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -186,6 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(data_flag[0], **data_flag[1])
     p.add_argument("--out", default="runs/bench", help="folder to write bench.json into")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("sweep", help="train a plan's methods for several seeds, resumably; summary JSON in --out")
+    p.add_argument("plan", help="'credit' (GRPO outcome/process, PPO, VinePPO) or 'step_label_noise'")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="RL seeds, each from the same warm start")
+    p.add_argument("--runs", default="runs/sweeps", help="folder of the run folders (<plan>/<name>/seed<N>)")
+    p.add_argument("--out", default=None, help="summary JSON (default data/sweeps/<plan>.json)")
+    p.add_argument("--extra", default="", help="flags added to every run, e.g. '--steps 20' for a smoke test")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("figures", help="plot learning curves (and the PPO comparison) into figures/")
     p.add_argument("--run", default="runs/grpo", help="the GRPO run folder")

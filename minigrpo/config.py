@@ -124,6 +124,15 @@ AGGREGATIONS = ("grpo", "dapo", "dr_grpo")
 RATIO_LEVELS = ("token", "sequence")
 MULTI_REWARD_NORMS = ("sum", "gdpo")
 REWARD_COMPONENTS = ("correct", "format", "length")  # rewards.COMPONENTS
+SUPERVISIONS = ("outcome", "process", "monte_carlo")
+PROCESS_SCALES = ("sum", "mean")
+# The switches that only one kind of supervision reads: one advantage per completion (outcome),
+# verifier step rewards (process), sampled step values (monte_carlo).
+SUPERVISION_OPTIONS = {
+    "outcome": ("baseline", "adv_scale", "reward_weights", "multi_reward_norm", "ratio_level"),
+    "process": ("process_scale", "step_label_noise"),
+    "monte_carlo": ("mc_samples",),
+}
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,12 @@ class GRPOConfig(RLConfig):
     """
 
     adv_eps: float = option(1e-4, "eps added to the group's reward std before dividing by it")
-    supervision: str = option("outcome", "'outcome': one reward per completion; 'process': one per step")
+    supervision: str = option("outcome", "'outcome': one reward per completion, 'process': one per step, "
+                                         "'monte_carlo': VinePPO's sampled step values")
+    process_scale: str = option("sum", "process: A_{i,t} is the 'sum' of later normalized step rewards, or their "
+                                       "'mean' over the completion's steps (outcome-sized)")
+    step_label_noise: float = option(0.0, "process: each step reward is flipped (1 <-> 0) with this probability")
+    mc_samples: int = option(4, "monte_carlo: K continuations sampled from every state between steps")
     baseline: str = option("mean", "variant: subtract the group 'mean', or 'leave_one_out' (RLOO)")
     adv_scale: str = option("group", "variant: divide by the 'group' std, the 'batch' std, or 'none' (Dr. GRPO)")
     aggregation: str = option("grpo", "variant: average tokens per completion ('grpo', Eq. 3), 'dapo' or 'dr_grpo'")
@@ -149,17 +163,13 @@ class GRPOConfig(RLConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        _check(
-            self.group_size >= 2,
-            f"group_size must be at least 2 (a group of one has no baseline), got {self.group_size}",
-        )
+        _check(self.group_size >= 2, f"group_size must be at least 2 (one has no baseline), got {self.group_size}")
         _check(self.adv_eps > 0, f"adv_eps must be positive, got {self.adv_eps}")
-        _check(
-            self.supervision in ("outcome", "process"),
-            f"supervision must be 'outcome' or 'process', got {self.supervision!r}",
-        )
+        _check(0 <= self.step_label_noise < 1, f"step_label_noise must be in [0, 1), got {self.step_label_noise}")
+        _check(self.mc_samples >= 2, f"mc_samples must be at least 2 (a standard error needs 2), got {self.mc_samples}")
         for name, choices in [("baseline", BASELINES), ("adv_scale", ADV_SCALES), ("aggregation", AGGREGATIONS),
-                              ("ratio_level", RATIO_LEVELS), ("multi_reward_norm", MULTI_REWARD_NORMS)]:
+                              ("ratio_level", RATIO_LEVELS), ("multi_reward_norm", MULTI_REWARD_NORMS),
+                              ("supervision", SUPERVISIONS), ("process_scale", PROCESS_SCALES)]:
             value = getattr(self, name)
             _check(value in choices, f"{name} must be one of {choices}, got {value!r}")
         _check(self.clip_eps_high >= 0, f"clip_eps_high must be >= 0 (0: same as clip_eps), got {self.clip_eps_high}")
@@ -170,25 +180,20 @@ class GRPOConfig(RLConfig):
             f"reward_weights must map names from {REWARD_COMPONENTS} to positive weights, got {self.reward_weights!r}",
         )
         _check(self.ref_reset_every >= 0, f"ref_reset_every must be >= 0 (0: never), got {self.ref_reset_every}")
-        _check(
-            self.ref_reset_every == 0 or self.kl_coef > 0,
-            "ref_reset_every needs kl_coef > 0: without the KL term there is no reference policy to reset",
-        )
+        _check(self.ref_reset_every == 0 or self.kl_coef > 0,
+               "ref_reset_every needs kl_coef > 0: without the KL term there is no reference policy to reset")
         if self.multi_reward_norm == "gdpo":
             _check(
                 (self.baseline, self.adv_scale) == ("mean", "group"),
                 "multi_reward_norm='gdpo' sets its own normalization (each component by its group, the sum by "
                 f"the batch): leave baseline='mean' and adv_scale='group', got {self.baseline!r}, {self.adv_scale!r}",
             )
-        if self.supervision == "process":
-            defaults = {f.name: default_of(f) for f in fields(self)}
-            outcome_only = ("baseline", "adv_scale", "reward_weights", "multi_reward_norm", "ratio_level")
-            changed = [name for name in outcome_only if getattr(self, name) != defaults[name]]
-            _check(
-                not changed,
-                f"{', '.join(changed)} apply to outcome supervision (one reward and one advantage per completion); "
-                "with supervision='process' leave them at their defaults",
-            )
+        defaults = {f.name: default_of(f) for f in fields(self)}
+        for supervision, own in SUPERVISION_OPTIONS.items():
+            changed = [name for name in own if getattr(self, name) != defaults[name]]
+            _check(self.supervision == supervision or not changed,
+                   f"{', '.join(changed)} apply to supervision={supervision!r} only, got "
+                   f"supervision={self.supervision!r}: leave them at their defaults")
 
 
 @dataclass(frozen=True)

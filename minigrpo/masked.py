@@ -26,3 +26,12 @@ def token_mean(per_token: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     if per_token.shape != mask.shape:
         raise ValueError(f"per-token values {tuple(per_token.shape)} and mask {tuple(mask.shape)} must match")
     return torch.where(mask, per_token, 0.0).sum() / mask.sum().clamp(min=1)
+
+
+def whiten(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8, center: bool = True) -> torch.Tensor:
+    """(x - mean) / (std + eps) over the real tokens of the whole batch; 0 on padding.
+
+    ``center=False`` only divides by the std: every sign, and every 0, is kept.
+    """
+    real = x[mask]
+    return torch.where(mask, (x - real.mean() * center) / (real.std() + eps), 0.0)

@@ -20,12 +20,20 @@ def clip_fraction(ratio: torch.Tensor, adv: torch.Tensor, surrogate: torch.Tenso
     return (clipped & mask).sum().item() / max(mask.sum().item(), 1)
 
 
-def step_metrics(rewards, mask, kl, clip_fracs: list[float], objective, grad_norm) -> dict[str, float]:
-    """rewards [B, G], mask and kl [B, G, T] of the last inner step, and its objective and gradient norm."""
+def step_metrics(rewards, adv, mask, kl, clip_fracs: list[float], objective, grad_norm) -> dict[str, float]:
+    """rewards [B, G]; adv, mask and kl [B, G, T] of the last inner step, and its objective and gradient norm.
+
+    Where the learning signal is: ``zero_spread_frac`` of the groups have all rewards equal (GRPO gives
+    them no advantage at all), ``adv_nonzero_frac`` of the tokens have an advantage other than 0, and
+    ``adv_abs_mean`` is the mean |A_{i,t}| over the tokens, the size of the push.
+    """
+    real = mask.sum().clamp(min=1).item()
     return {
         "reward_mean": rewards.mean().item(),
         "reward_std": rewards.std(dim=1).mean().item(),
         "zero_spread_frac": (rewards.amax(1) == rewards.amin(1)).float().mean().item(),
+        "adv_nonzero_frac": ((adv != 0) & mask).sum().item() / real,
+        "adv_abs_mean": torch.where(mask, adv.abs(), 0.0).sum().item() / real,
         "kl": completion_mean(kl.detach(), mask).mean().item(),
         "clip_frac": sum(clip_fracs) / len(clip_fracs),
         "completion_len": mask.sum(-1).float().mean().item(),

@@ -10,7 +10,9 @@ computes by sampling instead of learning it. A prefix that already holds its <eo
 whole budget, is finished: its value is its own reward, exactly.
 
 Each continuation gets the generation budget the prefix leaves, ``max_new_tokens - t``, so a
-prefix's value is that of the completions the policy could still write in training.
+prefix's value is that of the completions the policy could still write in training. A prefix that
+occurs several times (the empty prefix of every completion of one prompt, a first step most samples
+share) is valued once, and its rows share that estimate.
 """
 
 from __future__ import annotations
@@ -39,6 +41,15 @@ def monte_carlo_values(
                          f"{len(prefixes)} prefixes, K = {K}")
     if any(len(p) > max_new_tokens for p in prefixes):
         raise ValueError(f"a prefix is longer than the generation budget max_new_tokens = {max_new_tokens}")
+    keys = [(problem.prompt, tuple(prefix)) for problem, prefix in zip(problems, prefixes)]
+    unique = {key: n for n, key in reversed(list(enumerate(keys)))}  # each key's first row
+    if len(unique) < len(keys):
+        rows = sorted(unique.values())
+        values, errors = monte_carlo_values(policy, [problems[n] for n in rows], [prefixes[n] for n in rows], K,
+                                            max_new_tokens, temperature, generator)
+        where = {keys[n]: i for i, n in enumerate(rows)}
+        index = torch.tensor([where[key] for key in keys])
+        return values[index], errors[index]
     rewards = torch.zeros(len(prefixes), K)
     finished = [EOS_ID in prefix or len(prefix) == max_new_tokens for prefix in prefixes]
     for n in (n for n, done in enumerate(finished) if done):  # nothing left to sample

@@ -47,11 +47,14 @@ def test_step_metrics_by_hand():
     rewards = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
     mask = torch.tensor([[[True, True], [True, False]], [[True, True], [True, True]]])
     kl = torch.tensor([[[0.1, 0.3], [0.5, 9.0]], [[0.0, 0.0], [0.2, 0.2]]])
-    record = step_metrics(rewards, mask, kl, [0.0, 0.5], torch.tensor(0.25), torch.tensor(3.0))
+    adv = torch.tensor([[[0.7, 0.7], [-0.7, 5.0]], [[0.0, 0.0], [0.0, 0.0]]])  # the second group has no spread
+    record = step_metrics(rewards, adv, mask, kl, [0.0, 0.5], torch.tensor(0.25), torch.tensor(3.0))
     assert record == pytest.approx({
         "reward_mean": 0.75,
         "reward_std": (2**-0.5 + 0.0) / 2,  # sample std of (1, 0), then of (1, 1)
         "zero_spread_frac": 0.5,
+        "adv_nonzero_frac": 3 / 7,  # 7 real tokens, 3 with an advantage; padding's 5.0 never counts
+        "adv_abs_mean": 3 * 0.7 / 7,
         "kl": (0.2 + 0.5 + 0.0 + 0.2) / 4,  # per completion, then over the batch; padding's 9.0 never counts
         "clip_frac": 0.25,
         "completion_len": 7 / 4,

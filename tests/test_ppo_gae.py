@@ -62,6 +62,8 @@ def test_whiten_uses_real_tokens_only():
     expected = (np.array([1.0, 2.0, 3.0]) - 2.0) / np.std([1.0, 2.0, 3.0], ddof=1)
     np.testing.assert_allclose(whiten(x, mask)[0, :3].numpy(), expected, rtol=1e-6)
     assert whiten(x, mask)[0, 3] == 0
+    uncentered = np.array([1.0, 2.0, 3.0]) / np.std([1.0, 2.0, 3.0], ddof=1)  # VinePPO's scale: signs kept
+    np.testing.assert_allclose(whiten(x, mask, center=False)[0, :3].numpy(), uncentered, rtol=1e-6)
 
 
 def test_mismatched_shapes_are_refused():

@@ -128,3 +128,20 @@ def test_changes_at_step_compare_first_slips_and_right_steps_at_the_same_index()
     assert changes[0]["right"] == pytest.approx([0.1, 0.1]) and changes[0]["first wrong"] == pytest.approx([-0.3])
     assert changes[1]["right"] == pytest.approx([0.3]) and changes[1]["first wrong"] == pytest.approx([-0.4])
     assert changes[2] == {"first wrong": [], "right": pytest.approx([0.1])}
+
+
+def test_a_repeated_prefix_is_valued_once(monkeypatch):
+    rows_sampled, original = [], prefix_values.generate
+
+    def recording(model, prompt, *args, **kwargs):
+        rows_sampled.append(prompt.shape[0])
+        return original(model, prompt, *args, **kwargs)
+
+    monkeypatch.setattr(prefix_values, "generate", recording)
+    other = parse_problem("2+4")
+    prefixes = [encode("2+3=5;#"), [], encode("2+3=5;#"), [], []]
+    problems = [PROBLEM, PROBLEM, PROBLEM, PROBLEM, other]  # the same empty prefix of another prompt is another state
+    value, se = monte_carlo_values(Coin(0.5), problems, prefixes, 6, max_new_tokens=12,
+                                   generator=torch.Generator().manual_seed(0))
+    assert sorted(rows_sampled) == [6, 12]  # three unique states, K = 6 continuations each: two of length 0
+    assert value[0] == value[2] and value[1] == value[3] and se[0] == se[2]

@@ -14,9 +14,10 @@ import torch
 import minigrpo.grpo.trainer as grpo_trainer
 import minigrpo.ppo.trainer as ppo_trainer
 from minigrpo.config import GRPOConfig, PPOConfig
-from minigrpo.grpo import variants
+from minigrpo.grpo import credit, score_outcomes, variants
 from minigrpo.grpo.trainer import train_grpo
 from minigrpo.ppo.trainer import train_ppo
+from minigrpo.rewards import outcome_reward
 
 G = 4
 SMALL = {"steps": 1, "prompts_per_step": 6, "group_size": G, "max_new_tokens": 10, "eval_every": 1000}
@@ -53,7 +54,9 @@ def run_grpo(monkeypatch, easy_warm_start, **switches) -> Spy:
     spy = Spy(monkeypatch, grpo_trainer, GRPO_STEPS)
     variant_spy = Spy(monkeypatch, variants, ["advantages", "sequence_ratio", "clip_higher_surrogate",
                                                "aggregated_objective"])
-    spy.calls.update(variant_spy.calls)
+    credit_spy = Spy(monkeypatch, credit, ["monte_carlo_values", "monte_carlo_step_advantages", "flip_step_labels",
+                                           "mean_over_steps"])
+    spy.calls.update(variant_spy.calls | credit_spy.calls)
     train_grpo(copy.deepcopy(model), GRPOConfig(**{**SMALL, **switches}), train, train[:2], progress=False)
     return spy
 
@@ -123,6 +126,32 @@ def test_process_supervision_replaces_group_normalization(monkeypatch, easy_warm
     spy = run_grpo(monkeypatch, easy_warm_start, supervision="process", adv_eps=0.5)
     assert len(spy.calls["group_advantages"]) == 0 and spy.args("process_advantages")[4] == 0.5
     assert torch.equal(spy.args("clipped_surrogate")[1], spy.result("process_advantages"))
+
+
+def test_step_label_noise_flips_the_step_rewards_process_advantages_see(monkeypatch, easy_warm_start):
+    spy = run_grpo(monkeypatch, easy_warm_start, supervision="process", step_label_noise=0.3)
+    step_r, step_mask, p, _ = spy.args("flip_step_labels")
+    assert p == 0.3 and torch.equal(spy.args("process_advantages")[0], spy.result("flip_step_labels"))
+    assert (spy.result("flip_step_labels") != step_r).any()  # 0.3 of a few dozen steps: some flipped
+
+
+def test_process_scale_mean_divides_by_the_number_of_steps(monkeypatch, easy_warm_start):
+    spy = run_grpo(monkeypatch, easy_warm_start, supervision="process", process_scale="mean")
+    steps = spy.args("process_advantages")[2].sum(-1, keepdim=True)  # step_mask [B, G, S] -> n_i
+    torch.testing.assert_close(spy.args("clipped_surrogate")[1], spy.result("process_advantages") / steps)
+    assert len(run_grpo(monkeypatch, easy_warm_start, supervision="process").calls["mean_over_steps"]) == 0
+
+
+def test_monte_carlo_supervision_scales_vineppo_advantages_from_k_continuations(monkeypatch, easy_warm_start):
+    spy = run_grpo(monkeypatch, easy_warm_start, supervision="monte_carlo", mc_samples=3, temperature=0.9)
+    _, group, rewards, K, budget, temperature, _ = spy.args("monte_carlo_step_advantages")
+    assert (K, budget, temperature) == (3, SMALL["max_new_tokens"], 0.9)
+    assert spy.args("monte_carlo_values")[3] == 3 and len(spy.calls["group_advantages"]) == 0
+    assert group is spy.result("sample_group")
+    torch.testing.assert_close(rewards, score_outcomes(outcome_reward, group))  # the outcome ends each completion
+    raw, mask = spy.result("monte_carlo_step_advantages"), group.mask
+    scaled = torch.where(mask, raw / (raw[mask].std() + 1e-8), 0.0)  # divided by the std, not centered
+    torch.testing.assert_close(spy.args("clipped_surrogate")[1], scaled)
 
 
 def test_leave_one_out_scales_each_advantage_by_g_over_g_minus_1(monkeypatch, easy_warm_start, default):

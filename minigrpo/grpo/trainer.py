@@ -12,7 +12,8 @@
             maximize J(theta) = mean of surrogate - beta KL (Eq. 3)             (step 6)
 
 The defaults are DeepSeekMath's GRPO; a switch in GRPOConfig adds one line tagged
-``# variant:`` that replaces one step's result (``variants.py``). ``ppo/trainer.py`` is
+``# variant:`` that replaces one step's result (``variants.py``, and ``credit.py`` for the
+per-step credit: VinePPO's sampled step values, process scale, noisy step labels). ``ppo/trainer.py`` is
 this loop with a critic: diff the two files.
 """
 
@@ -27,7 +28,7 @@ from tqdm.auto import tqdm
 
 from ..config import GRPOConfig
 from ..evaluate import greedy_accuracy
-from ..grpo import variants
+from ..grpo import credit, variants
 from ..grpo.step1_sampling import group_logprobs, sample_group
 from ..grpo.step2_reward import score_outcomes, score_steps
 from ..grpo.step3_group_norm import broadcast_to_tokens, group_advantages
@@ -35,6 +36,7 @@ from ..grpo.step3_process_advantages import process_advantages
 from ..grpo.step4_ratio_clip import clipped_surrogate, probability_ratio
 from ..grpo.step5_kl import kl_k3
 from ..grpo.step6_objective import grpo_objective
+from ..masked import whiten
 from ..metrics import clip_fraction, step_metrics
 from ..model import GPT, frozen_copy
 from ..rewards import outcome_reward, step_rewards
@@ -67,9 +69,17 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
                 if variants.changes_advantages(cfg):  # variant: RLOO, batch or no std, several rewards, GDPO
                     adv = variants.advantages(group, rewards, cfg)
                 adv = broadcast_to_tokens(adv, group.mask)  # 3: A_{i,t} = A_i
-            else:
+            elif cfg.supervision == "process":
                 step_r, step_ends, step_mask = score_steps(step_rewards, group)  # 2, per step
+                if cfg.step_label_noise:  # variant: a step verifier that errs
+                    step_r = credit.flip_step_labels(step_r, step_mask, cfg.step_label_noise, generator)
                 adv = process_advantages(step_r, step_ends, step_mask, group.mask.shape[-1], cfg.adv_eps)  # 3, process
+                if cfg.process_scale == "mean":  # variant: process advantages at outcome size
+                    adv = credit.mean_over_steps(adv, step_mask)
+            else:  # variant: VinePPO, A = change of a sampled value across each step
+                adv = credit.monte_carlo_step_advantages(policy, group, rewards, cfg.mc_samples, cfg.max_new_tokens,
+                                                         cfg.temperature, generator)
+                adv = whiten(adv, group.mask, center=False)  # one scale for the batch; a 0 stays 0
             ref_logp = group_logprobs(reference, group, cfg.temperature)  # for 5
 
         clip_fracs = []
@@ -92,7 +102,7 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
             optimizer.step()
             clip_fracs.append(clip_fraction(ratio.detach(), adv, surrogate.detach(), group.mask))
 
-        record = {"step": step, **step_metrics(rewards, group.mask, kl, clip_fracs, objective, grad_norm),
+        record = {"step": step, **step_metrics(rewards, adv, group.mask, kl, clip_fracs, objective, grad_norm),
                   **variants.reward_component_means(group, cfg), "wall_s": time.perf_counter() - start}
         if step % cfg.eval_every == 0 or step == cfg.steps:
             record["test_accuracy"] = greedy_accuracy(policy, test)["accuracy"]

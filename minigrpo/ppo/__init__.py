@@ -5,13 +5,14 @@ k3 KL of step 5 for the log; what it adds is the critic and GAE:
 
     critic.py      V(q, o_<t): a separate copy of the warm-start GPT with a scalar head
     kl_reward.py   the KL penalty folded into a per-token reward (RLHF's form)
-    gae.py         generalized advantage estimation, returns, whitening
+    gae.py         generalized advantage estimation and returns (whitening: masked.whiten)
     value_loss.py  the clipped value loss and explained variance
     trainer.py     the loop: GRPO's loop with the group baseline replaced by critic + GAE
 """
 
+from ..masked import whiten
 from .critic import Critic, completion_values
-from .gae import gae, whiten
+from .gae import gae
 from .kl_reward import kl_penalized_rewards
 from .value_loss import clipped_value_loss, explained_variance
 

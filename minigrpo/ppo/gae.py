@@ -37,9 +37,3 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
     advantages = deltas @ discounts.T  # A_t = sum_s discounts[t, s] * delta_s
     returns = torch.where(mask, advantages + values, 0.0)
     return advantages, returns
-
-
-def whiten(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """(x - mean) / (std + eps) over the real tokens of the whole batch; 0 on padding."""
-    real = x[mask]
-    return torch.where(mask, (x - real.mean()) / (real.std() + eps), 0.0)

@@ -30,13 +30,13 @@ from ..grpo.step1_sampling import group_logprobs, sample_group
 from ..grpo.step2_reward import score_outcomes
 from ..grpo.step4_ratio_clip import clipped_surrogate, probability_ratio
 from ..grpo.step5_kl import kl_k3
-from ..masked import completion_mean
+from ..masked import completion_mean, whiten
 from ..metrics import clip_fraction, step_metrics
 from ..model import GPT, frozen_copy
 from ..rewards import outcome_reward
 from ..task import Problem
 from .critic import Critic, completion_values
-from .gae import gae, whiten
+from .gae import gae
 from .kl_reward import kl_penalized_rewards
 from .value_loss import clipped_value_loss, critic_metrics
 
@@ -90,7 +90,7 @@ def train_ppo(policy: GPT, cfg: PPOConfig, train: list[Problem], test: list[Prob
             clip_grad_norm_(critic.parameters(), cfg.grad_clip)
             critic_optimizer.step()
 
-        record = {"step": step, **step_metrics(rewards, group.mask, kl, clip_fracs, objective, grad_norm),
+        record = {"step": step, **step_metrics(rewards, adv, group.mask, kl, clip_fracs, objective, grad_norm),
                   **critic_metrics(value_loss, old_values, returns, group.mask), "wall_s": time.perf_counter() - start}
         if step % cfg.eval_every == 0 or step == cfg.steps:
             record["test_accuracy"] = greedy_accuracy(policy, test)["accuracy"]

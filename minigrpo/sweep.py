@@ -1,0 +1,96 @@
+"""Several methods times several seeds, one training process at a time, resumable, summarized in one file.
+
+``python -m minigrpo sweep credit --seeds 0 1 2`` trains every run of the plan that has no
+``policy.pt`` yet (a run stopped half way starts again), each in its own folder
+``runs/sweeps/<plan>/<name>/seed<N>``, and after each run rewrites the summary JSON from every
+finished run. So a sweep of hours survives being stopped: run the same command again.
+
+The seed is the RL run's (prompts drawn, completions sampled); every run starts from the same
+warm start, so the seeds measure how much one training run varies, not how much warm starts do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .runtime import read_metrics
+
+# name -> (command, flags). The order is the order runs are trained, seed after seed.
+PLANS = {
+    "credit": {
+        "grpo_outcome": ("grpo", []),
+        "grpo_process": ("grpo", ["--supervision", "process"]),
+        "ppo": ("ppo", []),
+        "vineppo": ("grpo", ["--supervision", "monte_carlo"]),
+        "grpo_process_mean": ("grpo", ["--supervision", "process", "--process-scale", "mean"]),
+    },
+    "step_label_noise": {
+        f"grpo_process_noise{p}": ("grpo", ["--supervision", "process", "--step-label-noise", str(p)])
+        for p in (0.1, 0.2, 0.3)
+    },
+}
+SERIES = ("reward_mean", "zero_spread_frac", "adv_nonzero_frac", "adv_abs_mean", "kl", "clip_frac",
+          "explained_variance", "value_loss")
+WINDOW = 10  # steps averaged into one point of a summary's series
+
+
+def summarize(run: Path) -> dict:
+    """One finished run's record: its flags, accuracy at every evaluation, wall time, and its metrics
+    averaged over windows of ``WINDOW`` steps (and over the whole run)."""
+    records = read_metrics(run / "metrics.jsonl")
+    config = json.loads((run / "config.json").read_text())
+    steps = [r for r in records if r["step"] > 0]
+    wall = 0.0
+    accuracy = []
+    for r in records:
+        wall += r.get("wall_s", 0.0)
+        if "test_accuracy" in r:
+            accuracy.append({"step": r["step"], "accuracy": r["test_accuracy"], "wall_s": round(wall, 2)})
+    names = [m for m in SERIES if steps and m in steps[0]]
+    windows = [steps[i:i + WINDOW] for i in range(0, len(steps), WINDOW)]
+    return {
+        "config": {k: v for k, v in config.items() if k != "model"},
+        "accuracy": accuracy,
+        "wall_s": round(wall, 2),
+        "mean": {m: sum(r[m] for r in steps) / len(steps) for m in names},
+        "series": {"step": [w[-1]["step"] for w in windows],
+                   **{m: [round(sum(r[m] for r in w) / len(w), 5) for w in windows] for m in names}},
+    }
+
+
+def write_summary(plan: str, runs_dir: Path, out: Path) -> dict:
+    """Every finished run of the plan under runs_dir -> {name: {seed: record}}, written to ``out`` atomically."""
+    summary = {}
+    for name in PLANS[plan]:
+        for run in sorted((runs_dir / name).glob("seed*")):
+            if (run / "policy.pt").exists():
+                summary.setdefault(name, {})[run.name.removeprefix("seed")] = summarize(run)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"plan": plan, "runs": summary}, indent=1) + "\n")
+    os.replace(tmp, out)
+    return summary
+
+
+def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list[str] = ()) -> None:
+    """Train what is missing, seed after seed, rewriting ``out`` after each run; ``extra`` flags go to every run."""
+    if plan not in PLANS:
+        raise ValueError(f"unknown plan {plan!r}; plans: {', '.join(PLANS)}")
+    todo = [(seed, name) for seed in seeds for name in PLANS[plan]
+            if not (runs_dir / name / f"seed{seed}" / "policy.pt").exists()]
+    print(f"sweep {plan}: {len(todo)} of {len(seeds) * len(PLANS[plan])} runs to train", flush=True)
+    for i, (seed, name) in enumerate(todo, 1):
+        command, flags = PLANS[plan][name]
+        folder = runs_dir / name / f"seed{seed}"
+        argv = [sys.executable, "-m", "minigrpo", command, *flags, "--seed", str(seed), *extra, "--out", str(folder)]
+        print(f"[{i}/{len(todo)}] {' '.join(argv[2:])}", flush=True)
+        start = time.perf_counter()
+        subprocess.run(argv, check=True)
+        print(f"[{i}/{len(todo)}] done in {time.perf_counter() - start:.0f} s", flush=True)
+        write_summary(plan, runs_dir, out)
+    write_summary(plan, runs_dir, out)
