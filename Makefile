@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test compare bench variants warmstart data
+.PHONY: run test compare bench variants sweep warmstart data
 
 $(VENV)/installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ run: $(VENV)/installed
 compare: $(VENV)/installed
 	$(PY) -m minigrpo ppo --out runs/ppo
 	$(PY) -m minigrpo figures --run runs/grpo --ppo-run runs/ppo
+
+# README "Credit assignment": GRPO outcome/process, PPO, VinePPO over 3 seeds, then noisy step labels.
+# Hours on 2 cores; each finished run is kept, so stopping and rerunning resumes. Summaries in data/sweeps/.
+sweep: $(VENV)/installed
+	$(PY) -m minigrpo sweep credit --seeds 0 1 2
+	$(PY) -m minigrpo sweep step_label_noise --seeds 0
 
 bench: $(VENV)/installed
 	$(PY) -m minigrpo bench

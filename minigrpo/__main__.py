@@ -141,6 +141,7 @@ def cmd_bench(args) -> None:
     path = write_json(summary, args.out)
     print(json.dumps({"bench": str(path), "kv_cache_speedup": [g["speedup"] for g in summary["generation"]],
                       "ppo_over_grpo": summary["grpo_vs_ppo"]["ppo_over_grpo"],
+                      "vineppo_over_grpo": summary["grpo_vs_ppo"]["vineppo_over_grpo"],
                       "fraction_of_matmul": summary["flops"]["fraction_of_matmul"]}))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -40,8 +41,8 @@ WINDOW = 10  # steps averaged into one point of a summary's series
 
 
 def summarize(run: Path) -> dict:
-    """One finished run's record: its flags, accuracy at every evaluation, wall time, and its metrics
-    averaged over windows of ``WINDOW`` steps (and over the whole run)."""
+    """One finished run's record: its flags, accuracy at every evaluation, wall time (summed, and the median
+    step's), and its metrics averaged over windows of ``WINDOW`` steps (and over the whole run)."""
     records = read_metrics(run / "metrics.jsonl")
     config = json.loads((run / "config.json").read_text())
     steps = [r for r in records if r["step"] > 0]
@@ -57,6 +58,8 @@ def summarize(run: Path) -> dict:
         "config": {k: v for k, v in config.items() if k != "model"},
         "accuracy": accuracy,
         "wall_s": round(wall, 2),
+        # robust to a shared machine: other jobs slow some steps, never the median much
+        "median_step_s": statistics.median(r["wall_s"] for r in steps) if steps else 0.0,
         "mean": {m: sum(r[m] for r in steps) / len(steps) for m in names},
         "series": {"step": [w[-1]["step"] for w in windows],
                    **{m: [round(sum(r[m] for r in w) / len(w), 5) for w in windows] for m in names}},
@@ -94,3 +97,32 @@ def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list
         print(f"[{i}/{len(todo)}] done in {time.perf_counter() - start:.0f} s", flush=True)
         write_summary(plan, runs_dir, out)
     write_summary(plan, runs_dir, out)
+
+
+# Student's t quantile 0.975 for n - 1 degrees of freedom: the 95% interval of a mean of n seeds.
+T975 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}
+
+
+def mean_interval(xs: list[float]) -> tuple[float, float]:
+    """(mean, half-width of its 95% t-interval); the half-width is nan for one value."""
+    m = statistics.mean(xs)
+    if len(xs) < 2:
+        return m, float("nan")
+    return m, T975[min(len(xs), max(T975))] * statistics.stdev(xs) / len(xs) ** 0.5
+
+
+def method_rows(runs: dict) -> list[dict]:
+    """One row per method of a summary's ``runs``: seeds, final and best accuracy (mean and 95% half-width),
+    median seconds per step, and the where-the-signal-is metrics averaged over steps and seeds."""
+    rows = []
+    for name, seeds in runs.items():
+        records = list(seeds.values())
+        rows.append({
+            "name": name, "seeds": len(records),
+            "final": mean_interval([r["accuracy"][-1]["accuracy"] for r in records]),
+            "best": mean_interval([max(a["accuracy"] for a in r["accuracy"]) for r in records]),
+            "step_s": statistics.mean(r["median_step_s"] for r in records),
+            **{m: statistics.mean(r["mean"][m] for r in records)
+               for m in ("zero_spread_frac", "adv_nonzero_frac", "adv_abs_mean")},
+        })
+    return rows

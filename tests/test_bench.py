@@ -106,7 +106,9 @@ def fake_summary(phases):
         "grpo_vs_ppo": {
             "grpo": {"step_s": 0.6, "peak_rss_mib": 400.0, "rss_growth_mib": 100.0, "parameters_held": 1000},
             "ppo": {"step_s": 1.2, "peak_rss_mib": 500.0, "rss_growth_mib": 180.0, "parameters_held": 1500},
+            "vineppo": {"step_s": 2.4, "peak_rss_mib": 440.0, "rss_growth_mib": 120.0, "parameters_held": 1000},
             "ppo_over_grpo": {"step_s": 2.0, "peak_rss_mib": 1.25, "rss_growth_mib": 1.8, "parameters_held": 1.5},
+            "vineppo_over_grpo": {"step_s": 4.0, "peak_rss_mib": 1.1, "rss_growth_mib": 1.2, "parameters_held": 1.0},
             "batch": {"prompts_per_step": 32, "group_size": 8, "steps": 6, "repeats": 3, "device": "cpu"},
         },
         "flops": {"sequences": 256, "positions": 40, "training_flops": 3e10, "fwd_bwd_s": 0.3,
@@ -132,8 +134,8 @@ def test_table_has_one_section_per_part_with_the_ratios():
     assert rows["sampling B x G completions (step 1)"] == ["500", "50%"]
     assert rows["other (metrics, the loop itself)"] == ["50", "5%"]
     assert rows["total"] == ["1,000", "100%"]
-    assert rows["seconds per step"] == ["0.600", "1.200", "2.00"]
-    assert rows["parameters held (policy + reference + critic)"] == ["1,000", "1,500", "1.50"]
+    assert rows["seconds per step"] == ["0.600", "1.200", "2.400", "2.00", "4.00"]
+    assert rows["parameters held (policy + reference + critic)"] == ["1,000", "1,500", "1,000", "1.50", "1.00"]
     assert rows["training pass, 256 sequences x 40 positions"] == ["3e+10", "300", "100"]  # 1e11 FLOP/s
     assert rows["training pass / matmul"] == ["", "", "25.0%"]
     assert rows["float32 torch.mm, 1024 x 1024"][1] == "5.37"  # 2 * 1024^3 FLOPs at 4e11 FLOP/s

@@ -77,12 +77,13 @@ def test_quick_bench_prints_every_part_and_writes_json(tmp_path, capsys):
     printed = capsys.readouterr().out
     for heading in ("(a) generation", "(b) one GRPO step", "(c) GRPO vs PPO", "(d) the training forward"):
         assert heading in printed
-    assert "PPO / GRPO" in printed and "seconds per step" in printed
+    assert "PPO / GRPO" in printed and "VinePPO / GRPO" in printed and "seconds per step" in printed
     summary = json.loads((tmp_path / "bench" / "bench.json").read_text())
     assert summary["settings"]["steps"] == 2 and summary["settings"]["group_size"] == 2
     # PPO holds a critic as big as the policy (plus a value head): more parameters than GRPO
     vs = summary["grpo_vs_ppo"]
     assert vs["ppo"]["parameters_held"] > 1.4 * vs["grpo"]["parameters_held"]
+    assert vs["vineppo"]["parameters_held"] == vs["grpo"]["parameters_held"]  # VinePPO samples, it holds no critic
     # with and without the KV cache, the same seed samples the same tokens
     assert all(g["cached_tokens"] == g["uncached_tokens"] > 0 for g in summary["generation"])
     assert [g["completions"] for g in summary["generation"]] == [2 * 2, 2 * 4]

@@ -1,10 +1,14 @@
-"""The README's code blocks that show the code must match it."""
+"""The README's blocks that show the code, or numbers from a results file, must match them."""
 
 import difflib
+import json
 import re
 from pathlib import Path
 
+from minigrpo.sweep import method_rows
+
 ROOT = Path(__file__).resolve().parent.parent
+CREDIT = ROOT / "data" / "sweeps" / "credit.json"
 
 
 def loop(path: str, function: str) -> list[str]:
@@ -20,6 +24,31 @@ def loop_diff() -> str:
     return "\n".join(list(difflib.unified_diff(grpo, ppo, n=1, lineterm=""))[2:])
 
 
+def credit_table() -> str:
+    """The README's table of the credit sweep, from data/sweeps/credit.json."""
+    def cell(mean_half):
+        mean, half = mean_half
+        return f"{mean:.3f}" if half != half else f"{mean:.3f} ± {half:.3f}"
+
+    lines = ["| run | seeds | final accuracy | best accuracy | s per step | zero-spread groups | tokens with A ≠ 0 "
+             "| mean \\|A\\| |", "|---|---|---|---|---|---|---|---|"]
+    for row in method_rows(json.loads(CREDIT.read_text())["runs"]):
+        lines.append(f"| `{row['name']}` | {row['seeds']} | {cell(row['final'])} | {cell(row['best'])} | "
+                     f"{row['step_s']:.2f} | {row['zero_spread_frac']:.2f} | {row['adv_nonzero_frac']:.2f} | "
+                     f"{row['adv_abs_mean']:.3f} |")
+    return "\n".join(lines)
+
+
+BLOCKS = {"loop diff": lambda: f"```diff\n{loop_diff()}\n```", "credit table": credit_table}
+
+
+def test_the_readme_shows_the_current_credit_table():
+    readme = (ROOT / "README.md").read_text()
+    shown = re.search(r"<!-- credit table start -->\n(.*?)\n<!-- credit table end -->", readme, re.S)
+    assert shown, "README: the credit table block is missing"
+    assert shown.group(1) == credit_table(), "README: regenerate the credit table (python tests/test_readme.py)"
+
+
 def test_the_readme_shows_the_current_diff_of_the_two_loops():
     readme = (ROOT / "README.md").read_text()
     shown = re.search(r"<!-- loop diff start -->\n```diff\n(.*?)\n```\n<!-- loop diff end -->", readme, re.S)
@@ -27,8 +56,10 @@ def test_the_readme_shows_the_current_diff_of_the_two_loops():
     assert shown.group(1) == loop_diff(), "README: regenerate the loop diff (python tests/test_readme.py)"
 
 
-if __name__ == "__main__":  # rewrite the README's block from the code
+if __name__ == "__main__":  # rewrite the README's blocks from the code and the results files
     readme = (ROOT / "README.md").read_text()
-    block = f"<!-- loop diff start -->\n```diff\n{loop_diff()}\n```\n<!-- loop diff end -->"
-    (ROOT / "README.md").write_text(re.sub(r"<!-- loop diff start -->.*?<!-- loop diff end -->", lambda m: block,
-                                           readme, flags=re.S))
+    for name, make in BLOCKS.items():
+        block = f"<!-- {name} start -->\n{make()}\n<!-- {name} end -->"
+        readme = re.sub(f"<!-- {name} start -->.*?<!-- {name} end -->", lambda m, block=block: block, readme,
+                        flags=re.S)
+    (ROOT / "README.md").write_text(readme)

@@ -1,5 +1,7 @@
 """The token-credit comparison behind the strip figure: four per-token signals on the same completions."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 from matplotlib.patches import Rectangle
@@ -74,3 +76,18 @@ def test_slips_are_outlined_on_the_strips(tmp_path, monkeypatch):
     outlines = [p for ax in closed[0].axes for p in ax.patches if isinstance(p, Rectangle)]
     assert len(outlines) == len(plots.STRIPS)
     assert all((r.get_x(), r.get_y(), r.get_width(), r.get_height()) == (-0.5, -0.5, 6, 1) for r in outlines)
+
+
+def test_advantage_strips_share_one_colour_scale(tmp_path, monkeypatch):
+    credit = hand_made_credit(["1+2=4;4-3=1;#1", "1+2=3;3-3=0;#0"], [0.0, 1.0], [[0.8] * 6 + [0.2] * 9, [0.5] * 15])
+    sign = torch.tensor([[-1.0], [1.0]]) * credit.mask
+    credit = replace(credit, outcome_adv=0.7 * sign, gae_adv=0.3 * sign,
+                     process_adv=sign * torch.linspace(2.5, 0.5, credit.mask.shape[1]))
+    closed = []
+    monkeypatch.setattr(plots.plt, "close", closed.append)
+    plot_token_credit(credit, [0, 1], tmp_path / "strips.png")
+    limits = {key: ax.images[0].get_clim() for ax, (key, _, _) in zip(closed[0].axes[:len(plots.STRIPS)], plots.STRIPS)}
+    largest = 2.5  # process supervision's first token: it sets the scale of all three
+    assert limits["values"] == (0.0, 1.0)
+    for key in ("outcome_adv", "process_adv", "gae_adv"):  # the largest |A| of any of the three sets all three
+        assert limits[key] == pytest.approx((-largest, largest))

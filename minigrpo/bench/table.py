@@ -57,16 +57,19 @@ def format_table(summary: dict) -> str:
         lines += _table(["phase", "ms", "share"], [*rows, ["total", _ms(phases["step_s"]), "100%"]])
 
     v, b = summary["grpo_vs_ppo"], summary["grpo_vs_ppo"]["batch"]
-    lines += ["", f"(c) GRPO vs PPO at the same batch: median of {b['repeats']} alternating processes of "
-                  f"{b['steps']} steps each (the first not timed)"]
+    lines += ["", f"(c) GRPO vs PPO vs VinePPO (K = {b.get('mc_samples', 4)}) at the same batch: median of "
+                  f"{b['repeats']} alternating processes of {b['steps']} steps each (the first not timed)"]
     rows = [("seconds per step", "step_s", "{:.3f}"), ("peak process memory (MiB)", "peak_rss_mib", "{:.0f}"),
             ("memory growth while training (MiB)", "rss_growth_mib", "{:.0f}"),
             ("parameters held (policy + reference + critic)", "parameters_held", "{:,}")]
     if "peak_cuda_mib" in v["grpo"]:
         rows.append(("peak CUDA memory (MiB)", "peak_cuda_mib", "{:.0f}"))
-    lines += _table(["", "GRPO", "PPO", "PPO / GRPO"], [
-        [label, fmt.format(v["grpo"][key]), fmt.format(v["ppo"][key]),
-         "-" if v["ppo_over_grpo"][key] is None else f"{v['ppo_over_grpo'][key]:.2f}"] for label, key, fmt in rows])
+    def ratio(kind, key):
+        return "-" if v[f"{kind}_over_grpo"][key] is None else f"{v[f'{kind}_over_grpo'][key]:.2f}"
+
+    lines += _table(["", "GRPO", "PPO", "VinePPO", "PPO / GRPO", "VinePPO / GRPO"], [
+        [label, fmt.format(v["grpo"][key]), fmt.format(v["ppo"][key]), fmt.format(v["vineppo"][key]),
+         ratio("ppo", key), ratio("vineppo", key)] for label, key, fmt in rows])
 
     f = summary["flops"]
     lines += ["", "(d) the training forward and backward against a dense matrix multiply, same process",

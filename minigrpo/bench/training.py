@@ -1,8 +1,10 @@
-"""GRPO and PPO training steps side by side, each in a fresh process (bench parts b and c).
+"""GRPO, PPO and VinePPO training steps side by side, each in a fresh process (bench parts b and c).
 
-Each algorithm runs a few steps at the same batch in its own process (so peak memory is
-its own), the two alternating so that a change in the machine's load hits both. Reported:
-medians per kind and the PPO / GRPO ratio (time per step, peak memory, parameters held),
+Each method runs a few steps at the same batch in its own process (so peak memory is
+its own), the three alternating so that a change in the machine's load hits all. VinePPO is
+GRPO's loop with ``supervision="monte_carlo"`` (K = mc_samples continuations per state between
+steps): its extra cost is sampling. Reported: medians per kind and the PPO / GRPO and
+VinePPO / GRPO ratios (time per step, peak memory, parameters held),
 and GRPO's step split into phases, timed from outside the loop (``phases.py``). Machines are shared and noisy:
 compare the ratios measured in one run, not absolute numbers across runs.
 """
@@ -16,6 +18,8 @@ import sys
 
 from ..config import GRPOConfig, PPOConfig
 from .phases import PHASES, step_phases
+
+KINDS = ("grpo", "ppo", "vineppo")  # GRPO first: the others are reported as ratios to it
 
 
 def _peak_rss_mib() -> float:
@@ -43,13 +47,14 @@ def run_child(kind: str, init: str, data: str, steps: int, prompts_per_step: int
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     rss_before = _peak_rss_mib()
-    if kind == "grpo":
+    if kind in ("grpo", "vineppo"):
         from ..grpo.trainer import train_grpo
         from .phases import PhaseTimer
 
         timer = PhaseTimer(dev, log=records.append)
+        cfg = GRPOConfig(**settings, supervision="monte_carlo" if kind == "vineppo" else "outcome")
         with timer.patched():
-            train_grpo(policy, GRPOConfig(**settings), train, train[:8], log=timer.log, progress=False)
+            train_grpo(policy, cfg, train, train[:8], log=timer.log, progress=False)
         held = {"policy": count_parameters(policy), "reference": count_parameters(policy), "critic": 0}
     else:
         from ..ppo.trainer import train_ppo
@@ -72,10 +77,10 @@ def run_child(kind: str, init: str, data: str, steps: int, prompts_per_step: int
 
 def grpo_vs_ppo(init: str, data: str, steps: int, repeats: int, prompts_per_step: int, group_size: int,
                 device: str) -> dict:
-    """Alternate GRPO and PPO child processes ``repeats`` times; medians per kind and PPO / GRPO ratios."""
+    """Alternate GRPO, PPO and VinePPO child processes ``repeats`` times; medians per kind, ratios to GRPO."""
     if steps < 2 or repeats < 1:
         raise ValueError(f"need steps >= 2 (the first is not timed) and repeats >= 1, got {steps} and {repeats}")
-    runs = {"grpo": [], "ppo": []}
+    runs = {kind: [] for kind in KINDS}
     for _ in range(repeats):
         for kind in runs:
             args = [sys.executable, "-m", "minigrpo.bench.training", kind, init, data, str(steps),
@@ -94,10 +99,12 @@ def grpo_vs_ppo(init: str, data: str, steps: int, repeats: int, prompts_per_step
         }
         if results[0]["peak_cuda_mib"] is not None:
             summary[kind]["peak_cuda_mib"] = statistics.median(r["peak_cuda_mib"] for r in results)
-    summary["ppo_over_grpo"] = {k: summary["ppo"][k] / summary["grpo"][k] if summary["grpo"][k] else None
-                                for k in summary["grpo"]}
+    for kind in KINDS[1:]:
+        summary[f"{kind}_over_grpo"] = {k: summary[kind][k] / summary["grpo"][k] if summary["grpo"][k] else None
+                                        for k in summary["grpo"]}
     summary["grpo_step_phases"] = step_phases([s for r in runs["grpo"] for s in r["steps"]])
     summary["batch"] = {"prompts_per_step": prompts_per_step, "group_size": group_size, "steps": steps,
+                        "mc_samples": GRPOConfig.mc_samples,
                         "repeats": repeats, "device": device}
     return summary
 

@@ -46,18 +46,18 @@ def plot_token_credit(credit, rows: list[int], path: str | Path, title: str | No
     """Aligned token strips: one row per completion, one cell per token, one panel per kind of credit.
 
     ``credit`` is a ``token_credit.TokenCredit``; ``rows`` picks the completions to show; each
-    ``analysis.Slip`` in ``slips`` whose row is shown is outlined in every panel.
+    ``analysis.Slip`` in ``slips`` whose row is shown is outlined in every panel. The three advantage
+    panels share one colour scale, so their sizes compare (process advantages are up to n times larger).
     """
     T = max(len(credit.tokens[r]) for r in rows)
+    shown = credit.mask[rows, :T]
+    adv_max = max(max(getattr(credit, key)[rows, :T][shown].abs().max().item() for key, _, _ in STRIPS
+                      if key != "values"), 1e-6)
     fig, axes = plt.subplots(len(STRIPS), 1, figsize=(0.42 * T + 2.5, len(STRIPS) * (0.42 * len(rows) + 0.8)))
     for ax, (key, label, cmap) in zip(axes, STRIPS):
         data = getattr(credit, key)[rows, :T].double()
         mask = credit.mask[rows, :T]
-        if key == "values":
-            vmin, vmax = 0.0, 1.0
-        else:
-            vmax = max(data[mask].abs().max().item(), 1e-6)
-            vmin = -vmax
+        vmin, vmax = (0.0, 1.0) if key == "values" else (-adv_max, adv_max)
         image = np.ma.masked_array(data.numpy(), mask=~mask.numpy())
         ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
         for y, r in enumerate(rows):

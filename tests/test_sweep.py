@@ -1,0 +1,79 @@
+"""The sweep: what it trains, what it skips, and the summary it writes, against fake run folders."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from minigrpo import sweep
+
+
+def fake_run(folder, steps=25, reward=0.5):
+    """A finished run folder as the trainers write it: config, metrics (evaluations at 0 and the end), policy."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"model": {}, "grpo": {"steps": steps}}))
+    records = [{"step": 0, "test_accuracy": 0.4}] + [
+        {"step": s, "reward_mean": reward + s / 100, "zero_spread_frac": 0.5, "adv_nonzero_frac": 0.25,
+         "adv_abs_mean": 0.4, "kl": 0.01, "clip_frac": 0.0, "wall_s": 1.0 + (s == 3) * 99} for s in range(1, steps + 1)]
+    records[-1]["test_accuracy"] = 0.6
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (folder / "policy.pt").write_bytes(b"")
+
+
+def test_summary_by_hand(tmp_path):
+    fake_run(tmp_path / "run")
+    record = sweep.summarize(tmp_path / "run")
+    assert record["accuracy"] == [{"step": 0, "accuracy": 0.4, "wall_s": 0.0}, {"step": 25, "accuracy": 0.6,
+                                                                                "wall_s": 124.0}]
+    assert record["wall_s"] == 124.0 and record["median_step_s"] == 1.0  # one slow step moves the sum, not the median
+    assert record["mean"]["reward_mean"] == pytest.approx(0.5 + 13 / 100)  # mean of s / 100 over s = 1..25
+    assert record["series"]["step"] == [10, 20, 25]  # windows of 10 steps, the last one short
+    assert record["series"]["reward_mean"] == pytest.approx([0.555, 0.655, 0.73])
+    assert "explained_variance" not in record["series"]  # only what the run logged
+    assert record["config"] == {"grpo": {"steps": 25}}
+
+
+def test_a_sweep_trains_only_what_is_missing_and_resumes(tmp_path, monkeypatch):
+    trained = []
+
+    def fake_subprocess_run(argv, check):
+        trained.append(argv[3:])
+        fake_run(Path(argv[argv.index("--out") + 1]))
+
+    monkeypatch.setattr(subprocess, "run", fake_subprocess_run)
+    fake_run(tmp_path / "runs" / "grpo_process_noise0.2" / "seed0")  # finished earlier
+    (tmp_path / "runs" / "grpo_process_noise0.1" / "seed0").mkdir(parents=True)  # stopped half way: no policy.pt
+    out = tmp_path / "summary.json"
+    sweep.run_plan("step_label_noise", [0], tmp_path / "runs", out, ["--steps", "3"])
+    assert [a[:1] + a[-4:] for a in trained] == [
+        ["grpo", "--steps", "3", "--out", str(tmp_path / "runs" / name / "seed0")]
+        for name in ("grpo_process_noise0.1", "grpo_process_noise0.3")]
+    assert trained[0][trained[0].index("--step-label-noise") + 1] == "0.1"
+    summary = json.loads(out.read_text())
+    assert summary["plan"] == "step_label_noise" and len(summary["runs"]) == 3
+    assert summary["runs"]["grpo_process_noise0.2"]["0"]["accuracy"][-1]["accuracy"] == 0.6
+
+
+def test_unknown_plan_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown plan 'nope'"):
+        sweep.run_plan("nope", [0], tmp_path, tmp_path / "s.json")
+
+
+def test_mean_interval_is_the_t_interval_by_hand():
+    m, half = sweep.mean_interval([0.5, 0.6, 0.7])
+    assert m == pytest.approx(0.6) and half == pytest.approx(4.303 * 0.1 / 3**0.5, rel=1e-4)  # sd 0.1, t(2) = 4.303
+    m, half = sweep.mean_interval([0.4])
+    assert m == 0.4 and half != half  # nan: one seed has no interval
+
+
+def test_method_rows_average_over_seeds(tmp_path):
+    fake_run(tmp_path / "a" / "seed0", reward=0.5)
+    fake_run(tmp_path / "a" / "seed1", reward=0.7)
+    runs = {"a": {"0": sweep.summarize(tmp_path / "a" / "seed0"), "1": sweep.summarize(tmp_path / "a" / "seed1")}}
+    runs["a"]["1"]["accuracy"][-1]["accuracy"] = 0.8
+    (row,) = sweep.method_rows(runs)
+    assert row["name"] == "a" and row["seeds"] == 2
+    assert row["final"] == pytest.approx((0.7, 12.706 * 0.1))  # finals 0.6, 0.8: sd 0.1 sqrt(2), over sqrt(2)
+    assert row["best"][0] == pytest.approx(0.7) and row["step_s"] == 1.0
+    assert row["zero_spread_frac"] == 0.5 and row["adv_abs_mean"] == pytest.approx(0.4)
