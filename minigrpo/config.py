@@ -1,9 +1,6 @@
-"""Configuration as data: one dataclass per component, validated on construction.
-
-Defaults run on a 2-core laptop CPU in minutes. Every field is a command-line flag
-(``group_size`` -> ``--group-size``) whose ``--help`` line is the field's ``help`` below;
-symbols follow the glossary in ``minigrpo/__init__.py``.
-"""
+"""Configuration as data: one dataclass per component, validated on construction. Defaults run on a 2-core
+CPU in minutes. Every field is a flag (``group_size`` -> ``--group-size``) whose ``--help`` is its ``help`` below;
+symbols follow the glossary in ``minigrpo/__init__.py``."""
 
 from __future__ import annotations
 
@@ -126,8 +123,8 @@ MULTI_REWARD_NORMS = ("sum", "gdpo")
 REWARD_COMPONENTS = ("correct", "format", "length")  # rewards.COMPONENTS
 SUPERVISIONS = ("outcome", "process", "monte_carlo")
 PROCESS_SCALES = ("sum", "mean")
-# The switches that only one kind of supervision reads: one advantage per completion (outcome),
-# verifier step rewards (process), sampled step values (monte_carlo).
+KL_ESTIMATORS = ("k3", "k2", "k3_ratio", "k1_reward")
+# The switches only one kind of supervision reads: outcome, process (step rewards), monte_carlo (VinePPO).
 SUPERVISION_OPTIONS = {
     "outcome": ("baseline", "adv_scale", "reward_weights", "multi_reward_norm", "ratio_level"),
     "process": ("process_scale", "step_label_noise"),
@@ -155,11 +152,12 @@ class GRPOConfig(RLConfig):
     aggregation: str = option("grpo", "variant: average tokens per completion ('grpo', Eq. 3), 'dapo' or 'dr_grpo'")
     clip_eps_high: float = option(0.0, "variant: clip-higher (DAPO), upper clip 1 + this; 0 keeps clip_eps")
     ratio_level: str = option("token", "variant: one ratio per 'token', or per completion ('sequence', GSPO)")
-    reward_weights: dict[str, float] = option(
-        {"correct": 1.0}, "variant: weighted reward components, e.g. correct=1,format=0.5,length=0.5"
-    )
+    reward_weights: dict[str, float] = option({"correct": 1.0}, "variant: weighted reward components, "
+                                                                "e.g. correct=1,format=0.5,length=0.5")
     multi_reward_norm: str = option("sum", "variant: normalize the weighted 'sum', or each component ('gdpo')")
     ref_reset_every: int = option(0, "variant: iterative GRPO, pi_ref <- pi_theta every this many steps; 0: never")
+    kl_estimator: str = option("k3", "variant: KL in the loss, 'k3' (Eq. 4), 'k2', 'k3_ratio' (TRL's default), or "
+                                     "'k1_reward' (k1 in the reward, none in the loss)")
 
     def __post_init__(self):
         super().__post_init__()
@@ -169,7 +167,8 @@ class GRPOConfig(RLConfig):
         _check(self.mc_samples >= 2, f"mc_samples must be at least 2 (a standard error needs 2), got {self.mc_samples}")
         for name, choices in [("baseline", BASELINES), ("adv_scale", ADV_SCALES), ("aggregation", AGGREGATIONS),
                               ("ratio_level", RATIO_LEVELS), ("multi_reward_norm", MULTI_REWARD_NORMS),
-                              ("supervision", SUPERVISIONS), ("process_scale", PROCESS_SCALES)]:
+                              ("supervision", SUPERVISIONS), ("process_scale", PROCESS_SCALES),
+                              ("kl_estimator", KL_ESTIMATORS)]:
             value = getattr(self, name)
             _check(value in choices, f"{name} must be one of {choices}, got {value!r}")
         _check(self.clip_eps_high >= 0, f"clip_eps_high must be >= 0 (0: same as clip_eps), got {self.clip_eps_high}")
@@ -182,6 +181,9 @@ class GRPOConfig(RLConfig):
         _check(self.ref_reset_every >= 0, f"ref_reset_every must be >= 0 (0: never), got {self.ref_reset_every}")
         _check(self.ref_reset_every == 0 or self.kl_coef > 0,
                "ref_reset_every needs kl_coef > 0: without the KL term there is no reference policy to reset")
+        _check(self.kl_estimator != "k1_reward" or (self.supervision, self.multi_reward_norm) == ("outcome", "sum"),
+               "kl_estimator='k1_reward' penalizes the outcome reward: it needs supervision='outcome' and "
+               "multi_reward_norm='sum'")
         if self.multi_reward_norm == "gdpo":
             _check(
                 (self.baseline, self.adv_scale) == ("mean", "group"),
@@ -242,8 +244,7 @@ QUICK = BenchConfig(prompts_per_step=2, group_size=2, large_group_size=4, steps=
 
 def from_dict(cls, values: dict):
     """Build a config dataclass from a dict, refusing unknown keys by name."""
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
+    unknown = sorted(set(values) - {f.name for f in fields(cls)})
     if unknown:
         raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
     return cls(**values)

@@ -3,7 +3,8 @@
 ``python -m minigrpo sweep credit --seeds 0 1 2`` trains every run of the plan that has no
 ``policy.pt`` yet (a run stopped half way starts again), each in its own folder
 ``runs/sweeps/<plan>/<name>/seed<N>``, and after each run rewrites the summary JSON from every
-finished run. So a sweep of hours survives being stopped: run the same command again.
+finished run. So a sweep of hours survives being stopped: run the same command again. A run the
+summary already holds is not trained again either, so a committed summary resumes on a new machine.
 
 The seed is the RL run's (prompts drawn, completions sampled); every run starts from the same
 warm start, so the seeds measure how much one training run varies, not how much warm starts do.
@@ -66,13 +67,26 @@ def summarize(run: Path) -> dict:
     }
 
 
+def read_summary(path: Path) -> dict:
+    """The ``runs`` of a summary file, {} if there is none yet."""
+    return json.loads(path.read_text())["runs"] if path.exists() else {}
+
+
 def write_summary(plan: str, runs_dir: Path, out: Path) -> dict:
-    """Every finished run of the plan under runs_dir -> {name: {seed: record}}, written to ``out`` atomically."""
+    """Every finished run of the plan -> {name: {seed: record}}, written to ``out`` atomically.
+
+    A run's record comes from its folder under runs_dir, or, where that folder is gone (another machine, a
+    clean clone), from ``out`` as it was: the summary file is itself what a sweep resumes from.
+    """
+    kept = read_summary(out)
     summary = {}
     for name in PLANS[plan]:
-        for run in sorted((runs_dir / name).glob("seed*")):
+        records = dict(kept.get(name, {}))
+        for run in (runs_dir / name).glob("seed*"):
             if (run / "policy.pt").exists():
-                summary.setdefault(name, {})[run.name.removeprefix("seed")] = summarize(run)
+                records[run.name.removeprefix("seed")] = summarize(run)
+        if records:
+            summary[name] = {seed: records[seed] for seed in sorted(records, key=int)}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps({"plan": plan, "runs": summary}, indent=1) + "\n")
@@ -84,8 +98,9 @@ def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list
     """Train what is missing, seed after seed, rewriting ``out`` after each run; ``extra`` flags go to every run."""
     if plan not in PLANS:
         raise ValueError(f"unknown plan {plan!r}; plans: {', '.join(PLANS)}")
+    done = read_summary(out)
     todo = [(seed, name) for seed in seeds for name in PLANS[plan]
-            if not (runs_dir / name / f"seed{seed}" / "policy.pt").exists()]
+            if not (runs_dir / name / f"seed{seed}" / "policy.pt").exists() and str(seed) not in done.get(name, {})]
     print(f"sweep {plan}: {len(todo)} of {len(seeds) * len(PLANS[plan])} runs to train", flush=True)
     for i, (seed, name) in enumerate(todo, 1):
         command, flags = PLANS[plan][name]

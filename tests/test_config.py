@@ -53,6 +53,10 @@ CONFIGS = (TaskConfig, ModelConfig, WarmupConfig, GRPOConfig, PPOConfig, BenchCo
         ({"supervision": "process", "step_label_noise": 1.0}, "step_label_noise must be in"),
         ({"supervision": "process", "step_label_noise": -0.1}, "step_label_noise must be in"),
         ({"supervision": "monte_carlo", "mc_samples": 1}, "mc_samples must be at least 2"),
+        ({"kl_estimator": "k4"}, "kl_estimator must be one of"),
+        ({"kl_estimator": "k1_reward", "supervision": "process"}, "k1_reward.*needs supervision='outcome'"),
+        ({"kl_estimator": "k1_reward", "reward_weights": {"correct": 1, "format": 1}, "multi_reward_norm": "gdpo"},
+         "k1_reward.*multi_reward_norm='sum'"),
     ],
 )
 def test_invalid_grpo_config_names_the_field(kwargs, message):

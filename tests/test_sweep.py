@@ -77,3 +77,16 @@ def test_method_rows_average_over_seeds(tmp_path):
     assert row["final"] == pytest.approx((0.7, 12.706 * 0.1))  # finals 0.6, 0.8: sd 0.1 sqrt(2), over sqrt(2)
     assert row["best"][0] == pytest.approx(0.7) and row["step_s"] == 1.0
     assert row["zero_spread_frac"] == 0.5 and row["adv_abs_mean"] == pytest.approx(0.4)
+
+
+def test_the_summary_file_alone_resumes_a_sweep(tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr(subprocess, "run", lambda argv, check: (trained.append(argv),
+                                                                fake_run(Path(argv[argv.index("--out") + 1]))))
+    out = tmp_path / "summary.json"
+    sweep.run_plan("step_label_noise", [0], tmp_path / "a", out)
+    assert len(trained) == 3
+    sweep.run_plan("step_label_noise", [0, 1], tmp_path / "b", out)  # the first runs' folders are not there
+    assert len(trained) == 6 and all("seed1" in argv[-1] for argv in trained[3:])
+    runs = json.loads(out.read_text())["runs"]
+    assert all(list(seeds) == ["0", "1"] for seeds in runs.values()) and len(runs) == 3

@@ -53,7 +53,7 @@ def run_grpo(monkeypatch, easy_warm_start, **switches) -> Spy:
     model, train = easy_warm_start
     spy = Spy(monkeypatch, grpo_trainer, GRPO_STEPS)
     variant_spy = Spy(monkeypatch, variants, ["advantages", "sequence_ratio", "clip_higher_surrogate",
-                                               "aggregated_objective"])
+                                               "aggregated_objective", "kl_in_loss"])
     credit_spy = Spy(monkeypatch, credit, ["monte_carlo_values", "monte_carlo_step_advantages", "flip_step_labels",
                                            "mean_over_steps"])
     spy.calls.update(variant_spy.calls | credit_spy.calls)
@@ -197,6 +197,33 @@ def test_ratio_level_sequence_gives_the_surrogate_one_ratio_per_completion(monke
     ratio, mask = spy.args("clipped_surrogate", 1)[0], spy.result("sample_group").mask
     per_completion = torch.where(mask, ratio, ratio.amax(-1, keepdim=True))
     assert torch.equal(per_completion.amin(-1), ratio.amax(-1))  # one value on every real token
+
+
+@pytest.mark.parametrize("estimator", ["k2", "k3_ratio"])
+def test_kl_estimator_replaces_the_kl_term_of_the_loss(monkeypatch, easy_warm_start, estimator):
+    spy = run_grpo(monkeypatch, easy_warm_start, kl_estimator=estimator, kl_coef=0.2, num_inner_steps=2)
+    logp, old_logp, ref_logp, name = spy.args("kl_in_loss", 1)
+    assert name == estimator and torch.equal(old_logp, spy.result("sample_group").old_logp)
+    expected = (0.5 * (logp - ref_logp) ** 2 if estimator == "k2"
+                else torch.exp(logp - old_logp) * (torch.exp(ref_logp - logp) - (ref_logp - logp) - 1))
+    torch.testing.assert_close(spy.result("kl_in_loss", 1), expected)
+    assert expected.abs().max() > 0  # the second inner step: pi_theta has moved away from pi_ref
+    assert logp.requires_grad  # the ratio of k3_ratio is not detached: TRL's use_bias_correction_kl
+    assert spy.args("grpo_objective")[3] == 0.2
+
+
+def test_k1_reward_penalizes_the_rewards_and_leaves_no_kl_in_the_loss(monkeypatch, easy_warm_start, default):
+    spy = run_grpo(monkeypatch, easy_warm_start, kl_estimator="k1_reward", kl_coef=0.5, steps=2)
+    group, ref_logp = spy.result("sample_group", 1), spy.args("advantages", 1)[3]  # step 2: pi_old != pi_ref
+    rewards = score_outcomes(outcome_reward, group)
+    penalty = 0.5 * torch.where(group.mask, group.old_logp - ref_logp, 0.0).sum(-1)
+    assert penalty.abs().max() > 0
+    penalized = rewards - penalty
+    std = penalized.std(1, keepdim=True)
+    expected = torch.where(penalized.amax(1, keepdim=True) > penalized.amin(1, keepdim=True),
+                           (penalized - penalized.mean(1, keepdim=True)) / (std + 1e-4), 0.0)
+    torch.testing.assert_close(spy.args("clipped_surrogate", 1)[1][..., 0], expected)
+    assert torch.equal(spy.result("kl_in_loss", 1), torch.zeros_like(spy.result("kl_in_loss", 1)))
 
 
 def test_clip_eps_high_reaches_clip_higher(monkeypatch, easy_warm_start):

@@ -14,6 +14,7 @@ from minigrpo.grpo.variants import (
     changes_advantages,
     clip_higher_surrogate,
     gdpo_advantages,
+    objective,
     reference_reset_due,
     rescaled_advantages,
     sequence_ratio,
@@ -278,11 +279,13 @@ def test_at_ratio_one_sequence_and_token_ratios_give_the_same_gradient():
 
 # How tokens are averaged: minus TRL's GRPOTrainer loss of the same loss_type.
 
-def trl_loss(logp, old_logp, ref_logp, adv, mask, beta, eps_low, eps_high, loss_type, max_completion_length):
+def trl_loss(logp, old_logp, ref_logp, adv, mask, beta, eps_low, eps_high, loss_type, max_completion_length,
+             use_bias_correction_kl=False):
     """TRL GRPOTrainer._compute_loss, one process, one micro-batch: rows are the N = B*G completions.
 
-    Written from its formulas: per_token_loss = -min(coef_1 A, coef_2 A) + beta * k3, the mask
-    applied by multiplication, then loss_type picks the normalizer.
+    Written from its formulas: per_token_loss = -min(coef_1 A, coef_2 A) + beta * k3 (times coef_1 with
+    ``use_bias_correction_kl``, TRL's default), the mask applied by multiplication, then loss_type picks
+    the normalizer.
     """
     B, G, T = logp.shape
     logp, old_logp, ref_logp, adv = (x.reshape(B * G, T) for x in (logp, old_logp, ref_logp, adv))
@@ -290,6 +293,8 @@ def trl_loss(logp, old_logp, ref_logp, adv, mask, beta, eps_low, eps_high, loss_
     coef_1 = np.exp(logp - old_logp)
     coef_2 = np.clip(coef_1, 1 - eps_low, 1 + eps_high)
     kl = np.exp(ref_logp - logp) - (ref_logp - logp) - 1
+    if use_bias_correction_kl:
+        kl = kl * coef_1
     per_token_loss = -np.minimum(coef_1 * adv, coef_2 * adv) + beta * kl
     if loss_type == "grpo":
         return ((per_token_loss * m).sum(-1) / np.maximum(m.sum(-1), 1.0)).mean()
@@ -311,6 +316,30 @@ def test_each_aggregation_is_minus_the_trl_loss_of_the_same_name(how, seed):
         got = aggregated_objective(surrogate, kl, t[4], BETA, how, MAX_LEN)
     expected = -trl_loss(logp, old_logp, ref_logp, adv, mask, BETA, EPS, EPS_HIGH, how, MAX_LEN)
     assert got.item() == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("how", ["grpo", "dapo", "dr_grpo"])
+@pytest.mark.parametrize("estimator, bias_correction", [("k3", False), ("k3_ratio", True)])
+def test_the_kl_estimator_matches_trls_use_bias_correction_kl_in_loss_and_gradient(how, estimator, bias_correction):
+    logp, old_logp, ref_logp, adv, mask = random_batch(7)
+    cfg = GRPOConfig(kl_estimator=estimator, aggregation=how, kl_coef=BETA, max_new_tokens=MAX_LEN)
+    theta = torch.tensor(logp, requires_grad=True)
+    old, ref, a, m = (torch.tensor(x) for x in (old_logp, ref_logp, adv, mask))
+    got = objective(clipped_surrogate(probability_ratio(theta, old), a, cfg.clip_eps), theta, old, ref, m, cfg)
+    got.backward()
+
+    def trl(x):
+        return -trl_loss(x, old_logp, ref_logp, adv, mask, BETA, cfg.clip_eps, cfg.clip_eps, how, MAX_LEN,
+                         bias_correction)
+
+    assert got.item() == pytest.approx(trl(logp), rel=1e-12)
+    h, numeric = 1e-6, np.zeros_like(logp)  # central differences of TRL's loss, one log-prob at a time
+    for index in np.ndindex(logp.shape):
+        up, down = logp.copy(), logp.copy()
+        up[index] += h
+        down[index] -= h
+        numeric[index] = (trl(up) - trl(down)) / (2 * h)
+    np.testing.assert_allclose(theta.grad.numpy(), numeric, atol=1e-8)
 
 
 def test_aggregations_by_hand():

@@ -5,10 +5,12 @@
     step3_group_norm.py          A_i = (r_i - mean(r)) / (std(r) + eps), the group as baseline (outcome)
     step3_process_advantages.py  ... or, under process supervision: A_{i,t} = sum of normalized step rewards
     step4_ratio_clip.py          ratio = pi_theta / pi_old; min(ratio A, clip(ratio, 1 - eps, 1 + eps) A)
-    step5_kl.py                  k3 = pi_ref / pi_theta - log(pi_ref / pi_theta) - 1
+    step5_kl.py                  k3 = pi_ref / pi_theta - log(pi_ref / pi_theta) - 1 (and k2, rho k3, k1 in the reward)
     step6_objective.py           J = 1/G sum_i 1/|o_i| sum_t [surrogate - beta k3]   (Eq. 3)
     trainer.py                   Algorithm 1: the steps above in a loop
-    variants.py                  RLOO, batch / no std, DAPO, Dr. GRPO, clip-higher, GSPO, GDPO, iterative GRPO
+    variants.py                  RLOO, batch / no std, DAPO, Dr. GRPO, clip-higher, GSPO, GDPO, iterative GRPO,
+                                 the KL estimator in the loss
+    credit.py                    VinePPO's sampled step values, process advantages at outcome size, noisy step labels
 
 The loop (``trainer.train_grpo``), in pseudocode:
 
@@ -31,7 +33,7 @@ from .step2_reward import score_outcomes, score_steps
 from .step3_group_norm import broadcast_to_tokens, group_advantages
 from .step3_process_advantages import normalize_step_rewards, process_advantages
 from .step4_ratio_clip import clipped_surrogate, probability_ratio
-from .step5_kl import kl_k3
+from .step5_kl import k1_penalized_rewards, kl_k2, kl_k3, kl_k3_ratio
 from .step6_objective import grpo_objective
 
 __all__ = [
@@ -47,5 +49,8 @@ __all__ = [
     "probability_ratio",
     "clipped_surrogate",
     "kl_k3",
+    "kl_k2",
+    "kl_k3_ratio",
+    "k1_penalized_rewards",
     "grpo_objective",
 ]

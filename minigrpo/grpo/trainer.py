@@ -64,10 +64,11 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
         with torch.no_grad():  # pi_old <- pi_theta: the sampling log-probs are pi_old's
             group = sample_group(policy, problems, cfg.group_size, cfg.max_new_tokens, cfg.temperature, generator)  # 1
             rewards = score_outcomes(outcome_reward, group)  # 2
+            ref_logp = group_logprobs(reference, group, cfg.temperature)  # for 5
             if cfg.supervision == "outcome":
                 adv = group_advantages(rewards, cfg.adv_eps)  # 3
-                if variants.changes_advantages(cfg):  # variant: RLOO, batch or no std, several rewards, GDPO
-                    adv = variants.advantages(group, rewards, cfg)
+                if variants.changes_advantages(cfg):  # variant: RLOO, batch or no std, several rewards, GDPO, k1
+                    adv = variants.advantages(group, rewards, cfg, ref_logp)
                 adv = broadcast_to_tokens(adv, group.mask)  # 3: A_{i,t} = A_i
             elif cfg.supervision == "process":
                 step_r, step_ends, step_mask = score_steps(step_rewards, group)  # 2, per step
@@ -80,7 +81,6 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
                 adv = credit.monte_carlo_step_advantages(policy, group, rewards, cfg.mc_samples, cfg.max_new_tokens,
                                                          cfg.temperature, generator)
                 adv = whiten(adv, group.mask, center=False)  # one scale for the batch; a 0 stays 0
-            ref_logp = group_logprobs(reference, group, cfg.temperature)  # for 5
 
         clip_fracs = []
         for _ in range(cfg.num_inner_steps):
@@ -93,9 +93,8 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
                 surrogate = variants.clip_higher_surrogate(ratio, adv, cfg.clip_eps, cfg.clip_eps_high)
             kl = kl_k3(logp, ref_logp)  # 5
             objective = grpo_objective(surrogate, kl, group.mask, cfg.kl_coef)  # 6
-            if cfg.aggregation != "grpo":  # variant: DAPO's token mean, Dr. GRPO's constant
-                objective = variants.aggregated_objective(surrogate, kl, group.mask, cfg.kl_coef, cfg.aggregation,
-                                                          cfg.max_new_tokens)
+            if variants.changes_objective(cfg):  # variant: k2 or TRL's rho k3 in the loss; DAPO's, Dr. GRPO's average
+                objective = variants.objective(surrogate, logp, group.old_logp, ref_logp, group.mask, cfg)
             optimizer.zero_grad(set_to_none=True)
             (-objective).backward()
             grad_norm = clip_grad_norm_(policy.parameters(), cfg.grad_clip)

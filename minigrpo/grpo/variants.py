@@ -17,6 +17,10 @@ The ratio and the clip (replace step 4)
 How tokens are averaged (replace step 6), x_{i,t} = surrogate - beta KL
     sum_i sum_t x_{i,t} / sum_i |o_i|        DAPO: every token weighs the same        --aggregation dapo
     sum_i sum_t x_{i,t} / (N L_max)          Dr. GRPO: a constant, L_max = max_new_tokens  --aggregation dr_grpo
+The KL in the loss (replace step 5's term in step 6)
+    k2 = 1/2 log(pi_theta / pi_ref)^2                             --kl-estimator k2
+    rho k3, rho = pi_theta / pi_old not detached (TRL's default)  --kl-estimator k3_ratio
+    r_i - beta sum_t log(pi_old / pi_ref) in step 3, no KL in the loss   --kl-estimator k1_reward
 The reference (Algorithm 1)
     pi_ref <- pi_theta every K steps         iterative GRPO                           --ref-reset-every K
 
@@ -37,23 +41,35 @@ from ..rewards import COMPONENTS
 from .step1_sampling import Group
 from .step2_reward import score_outcomes
 from .step3_group_norm import group_advantages, has_spread
+from .step5_kl import k1_penalized_rewards, kl_k2, kl_k3, kl_k3_ratio
+from .step6_objective import grpo_objective
 
 
 def changes_advantages(cfg: GRPOConfig) -> bool:
-    """True when a switch replaces step 3: another baseline or scale, or several rewards."""
-    paper = ("mean", "group", "sum", {"correct": 1.0})
-    return (cfg.baseline, cfg.adv_scale, cfg.multi_reward_norm, cfg.reward_weights) != paper
+    """True when a switch replaces step 3: another baseline or scale, several rewards, or k1 in the reward."""
+    paper = ("mean", "group", "sum", {"correct": 1.0}, False)
+    return (cfg.baseline, cfg.adv_scale, cfg.multi_reward_norm, cfg.reward_weights,
+            cfg.kl_estimator == "k1_reward") != paper
 
 
-def advantages(group: Group, rewards: torch.Tensor, cfg: GRPOConfig) -> torch.Tensor:
-    """Step 3 under the switches: rewards [B, G] (the "correct" component) -> advantages [B, G]."""
+def advantages(group: Group, rewards: torch.Tensor, cfg: GRPOConfig, ref_logp: torch.Tensor | None = None):
+    """Step 3 under the switches: rewards [B, G] (the "correct" component) -> advantages [B, G].
+
+    With ``kl_estimator="k1_reward"`` the weighted reward is penalized by beta sum_t k1 (``ref_logp`` [B, G, T]
+    needed) before it is normalized, as RLHF's PPO folds the KL into its reward.
+    """
     components = torch.stack(  # r_{i,k}: [B, G, K]
         [rewards if name == "correct" else score_outcomes(COMPONENTS[name], group) for name in cfg.reward_weights], -1
     )
     weights = torch.tensor(list(cfg.reward_weights.values()), dtype=components.dtype, device=components.device)
     if cfg.multi_reward_norm == "gdpo":
         return gdpo_advantages(components, weights, cfg.adv_eps)
-    return rescaled_advantages((components * weights).sum(-1), cfg.adv_eps, cfg.baseline, cfg.adv_scale)
+    summed = (components * weights).sum(-1)
+    if cfg.kl_estimator == "k1_reward":
+        if ref_logp is None:
+            raise ValueError("kl_estimator='k1_reward' needs ref_logp")
+        summed = k1_penalized_rewards(summed, group.old_logp, ref_logp, group.mask, cfg.kl_coef)
+    return rescaled_advantages(summed, cfg.adv_eps, cfg.baseline, cfg.adv_scale)
 
 
 def rescaled_advantages(rewards: torch.Tensor, eps: float, baseline: str, scale: str) -> torch.Tensor:
@@ -106,6 +122,32 @@ def clip_higher_surrogate(ratio: torch.Tensor, adv: torch.Tensor, clip_eps: floa
     A separate upper bound lets unlikely tokens with A > 0 grow further before the clip stops them.
     """
     return torch.minimum(ratio * adv, torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps_high) * adv)
+
+
+def changes_objective(cfg: GRPOConfig) -> bool:
+    """True when a switch replaces step 6: another KL estimator in the loss, or another token average."""
+    return (cfg.kl_estimator, cfg.aggregation) != ("k3", "grpo")
+
+
+def kl_in_loss(logp, old_logp, ref_logp, estimator: str) -> torch.Tensor:
+    """The per-token KL term the loss subtracts (times beta): k3, k2, rho k3, or 0 when k1 is in the reward."""
+    if estimator == "k3":
+        return kl_k3(logp, ref_logp)
+    if estimator == "k2":
+        return kl_k2(logp, ref_logp)
+    if estimator == "k3_ratio":
+        return kl_k3_ratio(logp, old_logp, ref_logp)
+    if estimator == "k1_reward":
+        return torch.zeros_like(logp)
+    raise ValueError(f"kl_estimator must be 'k3', 'k2', 'k3_ratio' or 'k1_reward', got {estimator!r}")
+
+
+def objective(surrogate, logp, old_logp, ref_logp, mask, cfg: GRPOConfig) -> torch.Tensor:
+    """Step 6 under the switches: the KL term of ``kl_estimator``, tokens averaged as ``aggregation`` says."""
+    kl = kl_in_loss(logp, old_logp, ref_logp, cfg.kl_estimator)
+    if cfg.aggregation == "grpo":
+        return grpo_objective(surrogate, kl, mask, cfg.kl_coef)
+    return aggregated_objective(surrogate, kl, mask, cfg.kl_coef, cfg.aggregation, cfg.max_new_tokens)
 
 
 def aggregated_objective(surrogate, kl, mask, kl_coef: float, how: str, max_len: int) -> torch.Tensor:
