@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("sweep", help="train a plan's methods for several seeds, resumably; summary JSON in --out")
-    p.add_argument("plan", help="'credit' (GRPO outcome/process, PPO, VinePPO) or 'step_label_noise'")
+    p.add_argument("plan", help="'credit' (GRPO outcome/process, PPO, VinePPO), 'step_label_noise' or 'kl_estimators'")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="RL seeds, each from the same warm start")
     p.add_argument("--runs", default="runs/sweeps", help="folder of the run folders (<plan>/<name>/seed<N>)")
     p.add_argument("--out", default=None, help="summary JSON (default data/sweeps/<plan>.json)")

@@ -35,6 +35,8 @@ PLANS = {
         f"grpo_process_noise{p}": ("grpo", ["--supervision", "process", "--step-label-noise", str(p)])
         for p in (0.1, 0.2, 0.3)
     },
+    # the paper's k3 is the credit plan's grpo_outcome
+    "kl_estimators": {f"kl_{name}": ("grpo", ["--kl-estimator", name]) for name in ("k2", "k3_ratio", "k1_reward")},
 }
 SERIES = ("reward_mean", "zero_spread_frac", "adv_nonzero_frac", "adv_abs_mean", "kl", "clip_frac",
           "explained_variance", "value_loss")
