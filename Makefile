@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test compare bench variants sweep warmstart data
+.PHONY: run test compare bench variants sweep figures warmstart data
 
 $(VENV)/installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ run: $(VENV)/installed
 compare: $(VENV)/installed
 	$(PY) -m minigrpo ppo --out runs/ppo
 	$(PY) -m minigrpo figures --run runs/grpo --ppo-run runs/ppo
+
+# Redraw the notebooks' figures into figures/. Tests and a plain run of a notebook write them to a scratch
+# folder instead, so that running the course never changes tracked files; the executed copies are discarded.
+figures: $(VENV)/installed
+	MINIGRPO_FIGURES=$(CURDIR)/figures $(PY) -m jupyter nbconvert --to notebook --execute \
+	  --output-dir $$(mktemp -d) notebooks/*.ipynb
 
 # README "Credit assignment": GRPO outcome/process, PPO, VinePPO over 3 seeds, then noisy step labels.
 # Hours on 2 cores; each finished run is kept, so stopping and rerunning resumes. Summaries in data/sweeps/.
