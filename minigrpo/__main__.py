@@ -46,8 +46,9 @@ def add_config_flags(parser: argparse.ArgumentParser, cls) -> None:
         else:
             kind = {"int": int, "float": float, "str": str, "dict[str, float]": parse_weights}[f.type]
             shown = ",".join(f"{k}={v:g}" for k, v in default.items()) if isinstance(default, dict) else default
+            within = f"; in {f.metadata['within']}" if f.metadata.get("within") else ""
             group.add_argument(flag, dest=f.name, type=kind, default=default, metavar=f.name.upper(),
-                               help=f"{f.metadata['help']} (default: {shown})")
+                               help=f"{f.metadata['help']} (default: {shown}{within})")
 
 
 def config_from(cls, args: argparse.Namespace):
@@ -59,14 +60,13 @@ def cmd_data(args) -> None:
 
     train, test = make_splits(config_from(TaskConfig, args))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(train, out / "train.jsonl")
-    write_jsonl(test, out / "test.jsonl")
+    for name, split in (("train", train), ("test", test)):
+        write_jsonl(split, out / f"{name}.jsonl")
     print(json.dumps({"train": len(train), "test": len(test), "dir": str(out)}))
 
 
 def cmd_warmup(args) -> None:
-    from .checkpoint import save_checkpoint
+    from .checkpoint import check_fits, save_checkpoint
     from .evaluate import greedy_accuracy
     from .runtime import RunFolder, resolve_device
     from .task import load_split
@@ -75,16 +75,19 @@ def cmd_warmup(args) -> None:
     model_cfg, cfg = config_from(ModelConfig, args), config_from(WarmupConfig, args)
     device = resolve_device(cfg.device)
     train, test = load_split("train", args.data), load_split("test", args.data)
-    run = RunFolder(args.out, {"model": model_cfg, "warmup": cfg})
+    check_fits(model_cfg, train + test, None, "the model flags")
+    run = RunFolder(args.out, {"model": model_cfg, "warmup": cfg}, args.overwrite)
     model = warm_start(model_cfg, cfg, train, test, device, log=run.log)
     result = greedy_accuracy(model, test)
     save_checkpoint(model, run.path / "policy.pt", meta={"kind": "warm start", "test_accuracy": result["accuracy"]})
+    run.finish()
     print(json.dumps({**result, "checkpoint": str(run.path / "policy.pt")}))
 
 
 def cmd_train(args) -> None:
     """GRPO or PPO from a checkpoint: the same run folder, metrics and final JSON line."""
-    from .checkpoint import load_checkpoint, save_checkpoint
+    from .checkpoint import check_fits, load_checkpoint, save_checkpoint
+    from .resume import Checkpoints
     from .runtime import RunFolder, resolve_device, seed_everything
     from .task import load_split
 
@@ -93,34 +96,39 @@ def cmd_train(args) -> None:
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     policy, _ = load_checkpoint(args.init, device=device)
-    train, test = load_split("train", args.data), load_split("test", args.data)
-    run = RunFolder(args.out, {"model": policy.cfg, kind: cfg})
-    if kind == "grpo":
-        from .grpo.trainer import train_grpo
+    train, test = load_split("train", args.data, at_least=cfg.prompts_per_step), load_split("test", args.data)
+    check_fits(policy.cfg, train + test, cfg.max_new_tokens, f"checkpoint {args.init}")
+    if args.save_every < 1:
+        raise ValueError(f"--save-every must be at least 1, got {args.save_every}")
+    run = RunFolder(args.out, {"model": policy.cfg, kind: cfg}, args.overwrite, args.resume)
+    with Checkpoints(run, args.save_every) as checkpoints:  # on any error, says where the last checkpoint is
+        if kind == "grpo":
+            from .grpo.trainer import train_grpo
 
-        train_grpo(policy, cfg, train, test, log=run.log)
-    else:
-        from .ppo.trainer import train_ppo
+            train_grpo(policy, cfg, train, test, log=run.log, checkpoints=checkpoints)
+        else:
+            from .ppo.trainer import train_ppo
 
-        critic = train_ppo(policy, cfg, train, test, log=run.log)
-        save_checkpoint(critic, run.path / "critic.pt", meta={"kind": "ppo critic", "init": str(args.init)})
-    save_checkpoint(policy, run.path / "policy.pt", meta={"kind": kind, "init": str(args.init)})
+            critic = train_ppo(policy, cfg, train, test, log=run.log, checkpoints=checkpoints)
+            save_checkpoint(critic, run.path / "critic.pt", meta={"kind": "ppo critic", "init": str(args.init)})
+        save_checkpoint(policy, run.path / "policy.pt", meta={"kind": kind, "init": str(args.init)})
+    run.finish()
     accuracies = [r["test_accuracy"] for r in run.records if "test_accuracy" in r]
-    print(json.dumps({
-        "accuracy_before": accuracies[0], "accuracy_after": accuracies[-1],
-        "train_seconds": round(sum(r.get("wall_s", 0.0) for r in run.records), 1),
-        "checkpoint": str(run.path / "policy.pt"),
-    }))
+    print(json.dumps({"accuracy_before": accuracies[0], "accuracy_after": accuracies[-1],
+                      "train_seconds": round(sum(r.get("wall_s", 0.0) for r in run.records), 1),
+                      "checkpoint": str(run.path / "policy.pt")}))
 
 
 def cmd_eval(args) -> None:
-    from .checkpoint import load_checkpoint
+    from .checkpoint import check_fits, load_checkpoint
     from .evaluate import greedy_accuracy
     from .runtime import resolve_device
     from .task import load_split
 
     model, _ = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
-    result = greedy_accuracy(model, load_split(args.split, args.data))
+    problems = load_split(args.split, args.data)
+    check_fits(model.cfg, problems, None, f"checkpoint {args.checkpoint}")
+    result = greedy_accuracy(model, problems)
     print(json.dumps({**result, "split": args.split, "checkpoint": str(args.checkpoint)}))
 
 
@@ -140,8 +148,7 @@ def cmd_bench(args) -> None:
     print(format_table(summary))
     path = write_json(summary, args.out)
     print(json.dumps({"bench": str(path), "kv_cache_speedup": [g["speedup"] for g in summary["generation"]],
-                      "ppo_over_grpo": summary["grpo_vs_ppo"]["ppo_over_grpo"],
-                      "vineppo_over_grpo": summary["grpo_vs_ppo"]["vineppo_over_grpo"],
+                      **{k: summary["grpo_vs_ppo"][k] for k in ("ppo_over_grpo", "vineppo_over_grpo")},
                       "fraction_of_matmul": summary["flops"]["fraction_of_matmul"]}))
 
 
@@ -151,6 +158,19 @@ def cmd_sweep(args) -> None:
     out = Path(args.out or DATA_DIR / "sweeps" / f"{args.plan}.json")
     run_plan(args.plan, args.seeds, Path(args.runs) / args.plan, out, args.extra.split())
     print(json.dumps({"summary": str(out)}))
+
+
+def add_out_flags(parser: argparse.ArgumentParser, default: str, resumable: bool) -> None:
+    """--out, written transactionally (runtime.RunFolder); for training also --resume and --save-every."""
+    parser.add_argument("--out", default=default, help="run folder (config.json, metrics.jsonl, policy.pt), written "
+                        "as <out>.partial and moved to <out> only when the run finishes")
+    parser.add_argument("--overwrite", action="store_true", help="replace the run in --out once this one finishes; "
+                        "discard a stopped one in <out>.partial")
+    if resumable:
+        parser.add_argument("--resume", action="store_true", help="continue the stopped run in <out>.partial from "
+                            "its last checkpoint, up to --steps (other flags as the run started)")
+        parser.add_argument("--save-every", type=int, default=25, metavar="N",
+                            help="steps between the checkpoints that --resume continues from (default: 25)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(p, ModelConfig)
     add_config_flags(p, WarmupConfig)
     p.add_argument(data_flag[0], **data_flag[1])
-    p.add_argument("--out", default="runs/warmup", help="run folder: config.json, metrics.jsonl, policy.pt")
+    add_out_flags(p, "runs/warmup", resumable=False)
     p.set_defaults(func=cmd_warmup)
 
     for name, cls, what in (("grpo", GRPOConfig, "improve a checkpoint with GRPO"),
@@ -177,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_config_flags(p, cls)
         p.add_argument(init_flag[0], **init_flag[1])
         p.add_argument(data_flag[0], **data_flag[1])
-        p.add_argument("--out", default=f"runs/{name}", help="run folder: config.json, metrics.jsonl, policy.pt")
+        add_out_flags(p, f"runs/{name}", resumable=True)
         p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="greedy accuracy of a checkpoint; last line is JSON")
@@ -214,12 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """A mistake is one line on stderr and an exit code: 2 bad input (flags, data, checkpoints), 1 a file system
+    error or a diverged run, 130 Ctrl-C. A run folder adds a note: where its last checkpoint is (resume.py)."""
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (ValueError, OSError, FloatingPointError, KeyboardInterrupt) as err:
+        message = "; ".join([str(err) or "interrupted", *getattr(err, "__notes__", [])])
+        print("error: " + " ".join(message.split()), file=sys.stderr)
+        return 2 if isinstance(err, ValueError) else 130 if isinstance(err, KeyboardInterrupt) else 1
     return 0
 
 

@@ -10,11 +10,12 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 DEVICES = ("auto", "cpu", "cuda")
 
 
-def option(default, help: str):
-    """A config field with the one line that ``--help`` prints for it."""
+def option(default, help: str, within: str | None = None):
+    """A config field with the one line that ``--help`` prints for it; ``within`` is a float's range, e.g. '(0, 1]'."""
+    metadata = {"help": help, "within": within}
     if isinstance(default, dict):
-        return field(default_factory=lambda: dict(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: dict(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 def default_of(f: Field):
@@ -32,6 +33,17 @@ def _check_positive(cfg, *names: str) -> None:
         _check(getattr(cfg, name) > 0, f"{name} must be positive, got {getattr(cfg, name)}")
 
 
+def _check_floats(cfg) -> None:
+    """Every float field is a finite number in its range ``within`` ('(0, 1]' is 0 < value <= 1). Finite first:
+    inf passes 'lr > 0' ('1e400' parses as inf), and nan fails every test but says nothing."""
+    for f in (f for f in fields(cfg) if f.type == "float"):
+        value, within = getattr(cfg, f.name), f.metadata["within"]
+        _check(type(value) in (int, float) and math.isfinite(value), f"{f.name} must be a finite number, got {value!r}")
+        low, high = (float(bound) for bound in within[1:-1].split(","))
+        _check((low < value if within[0] == "(" else low <= value) and (value < high if within[-1] == ")"
+               else value <= high), f"{f.name} must be in {within}, got {value}")
+
+
 @dataclass(frozen=True)
 class TaskConfig:
     """The arithmetic task: ``num_operands`` numbers joined by ``operators``, reduced left to right."""
@@ -46,10 +58,8 @@ class TaskConfig:
     def __post_init__(self):
         _check(2 <= self.num_operands <= 6, f"num_operands must be in [2, 6], got {self.num_operands}")
         _check(1 <= self.digits <= 4, f"digits must be in [1, 4], got {self.digits}")
-        _check(
-            len(self.operators) > 0 and set(self.operators) <= set("+-*"),
-            f"operators must be a non-empty subset of '+-*', got {self.operators!r}",
-        )
+        _check(len(self.operators) > 0 and set(self.operators) <= set("+-*"),
+               f"operators must be a non-empty subset of '+-*', got {self.operators!r}")
         _check(self.n_train > 0 and self.n_test > 0, "n_train and n_test must be positive")
 
 
@@ -65,10 +75,8 @@ class ModelConfig:
 
     def __post_init__(self):
         _check_positive(self, "vocab_size", "block_size", "n_layer")
-        _check(
-            self.n_head > 0 and self.n_embd % self.n_head == 0,
-            f"n_embd ({self.n_embd}) must be a positive multiple of n_head ({self.n_head})",
-        )
+        _check(self.n_head > 0 and self.n_embd % self.n_head == 0,
+               f"n_embd ({self.n_embd}) must be a positive multiple of n_head ({self.n_head})")
 
 
 @dataclass(frozen=True)
@@ -77,14 +85,15 @@ class WarmupConfig:
 
     steps: int = option(300, "optimizer steps; stopped early on purpose so that GRPO has room to improve")
     batch_size: int = option(64, "problems per step")
-    lr: float = option(2e-3, "AdamW learning rate, after a linear warm-up over 50 steps")
-    weight_decay: float = option(0.01, "AdamW weight decay")
+    lr: float = option(2e-3, "AdamW learning rate, after a linear warm-up over 50 steps", "(0, 1]")
+    weight_decay: float = option(0.01, "AdamW weight decay", "[0, 1]")
     eval_every: int = option(100, "steps between held-out evaluations")
     seed: int = option(0, "seed of the initial weights and of the order of the problems")
     device: str = option("auto", "'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
 
     def __post_init__(self):
-        _check_positive(self, "steps", "batch_size", "lr", "eval_every")
+        _check_floats(self)
+        _check_positive(self, "steps", "batch_size", "eval_every")
         _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
 
 
@@ -96,21 +105,20 @@ class RLConfig:
     prompts_per_step: int = option(32, "B: prompts sampled per step")
     group_size: int = option(8, "G: completions sampled per prompt (PPO samples the same B * G batch)")
     num_inner_steps: int = option(1, "mu: gradient steps on each sampled batch")
-    lr: float = option(3e-4, "AdamW learning rate of the policy")
-    clip_eps: float = option(0.2, "epsilon: the ratio is clipped to [1 - epsilon, 1 + epsilon]")
-    kl_coef: float = option(0.04, "beta: weight of the KL to pi_ref (GRPO: in the loss; PPO: in the reward)")
-    temperature: float = option(1.0, "sampling temperature; every log-prob of the update uses the same one")
+    lr: float = option(3e-4, "AdamW learning rate of the policy", "(0, 1]")
+    clip_eps: float = option(0.2, "epsilon: the ratio is clipped to [1 - epsilon, 1 + epsilon]", "(0, 1)")
+    kl_coef: float = option(0.04, "beta: weight of the KL to pi_ref (GRPO: in the loss, PPO: the reward)", "[0, 100]")
+    temperature: float = option(1.0, "sampling temperature, also of every log-prob of the update", "[0.001, 1000]")
     max_new_tokens: int = option(32, "most tokens a completion may have, <eos> included")
-    grad_clip: float = option(1.0, "the policy's gradient norm is clipped to this before each step")
+    grad_clip: float = option(1.0, "the policy's gradient norm is clipped to this before each step", "(0, inf)")
     eval_every: int = option(50, "steps between held-out greedy evaluations")
     seed: int = option(0, "seed of the prompts drawn and of the sampling")
     device: str = option("auto", "'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
 
     def __post_init__(self):
-        _check_positive(self, "steps", "prompts_per_step", "group_size", "num_inner_steps", "lr", "temperature",
-                        "max_new_tokens", "grad_clip", "eval_every")
-        _check(0 < self.clip_eps < 1, f"clip_eps must be in (0, 1), got {self.clip_eps}")
-        _check(self.kl_coef >= 0, f"kl_coef must be >= 0, got {self.kl_coef}")
+        _check_floats(self)
+        _check_positive(self, "steps", "prompts_per_step", "group_size", "num_inner_steps", "max_new_tokens",
+                        "eval_every")
         _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
 
 
@@ -140,17 +148,17 @@ class GRPOConfig(RLConfig):
     (README, "GRPO variants"; ``grpo/variants.py``).
     """
 
-    adv_eps: float = option(1e-4, "eps added to the group's reward std before dividing by it")
+    adv_eps: float = option(1e-4, "eps added to the group's reward std before dividing by it", "(0, 1]")
     supervision: str = option("outcome", "'outcome': one reward per completion, 'process': one per step, "
                                          "'monte_carlo': VinePPO's sampled step values")
     process_scale: str = option("sum", "process: A_{i,t} is the 'sum' of later normalized step rewards, or their "
                                        "'mean' over the completion's steps (outcome-sized)")
-    step_label_noise: float = option(0.0, "process: each step reward is flipped (1 <-> 0) with this probability")
+    step_label_noise: float = option(0.0, "process: each step reward is flipped (1 <-> 0) with this chance", "[0, 1)")
     mc_samples: int = option(4, "monte_carlo: K continuations sampled from every state between steps")
     baseline: str = option("mean", "variant: subtract the group 'mean', or 'leave_one_out' (RLOO)")
     adv_scale: str = option("group", "variant: divide by the 'group' std, the 'batch' std, or 'none' (Dr. GRPO)")
     aggregation: str = option("grpo", "variant: average tokens per completion ('grpo', Eq. 3), 'dapo' or 'dr_grpo'")
-    clip_eps_high: float = option(0.0, "variant: clip-higher (DAPO), upper clip 1 + this; 0 keeps clip_eps")
+    clip_eps_high: float = option(0.0, "variant: clip-higher (DAPO), upper clip 1 + this; 0 keeps clip_eps", "[0, 1)")
     ratio_level: str = option("token", "variant: one ratio per 'token', or per completion ('sequence', GSPO)")
     reward_weights: dict[str, float] = option({"correct": 1.0}, "variant: weighted reward components, "
                                                                 "e.g. correct=1,format=0.5,length=0.5")
@@ -162,8 +170,6 @@ class GRPOConfig(RLConfig):
     def __post_init__(self):
         super().__post_init__()
         _check(self.group_size >= 2, f"group_size must be at least 2 (one has no baseline), got {self.group_size}")
-        _check(self.adv_eps > 0, f"adv_eps must be positive, got {self.adv_eps}")
-        _check(0 <= self.step_label_noise < 1, f"step_label_noise must be in [0, 1), got {self.step_label_noise}")
         _check(self.mc_samples >= 2, f"mc_samples must be at least 2 (a standard error needs 2), got {self.mc_samples}")
         for name, choices in [("baseline", BASELINES), ("adv_scale", ADV_SCALES), ("aggregation", AGGREGATIONS),
                               ("ratio_level", RATIO_LEVELS), ("multi_reward_norm", MULTI_REWARD_NORMS),
@@ -171,7 +177,6 @@ class GRPOConfig(RLConfig):
                               ("kl_estimator", KL_ESTIMATORS)]:
             value = getattr(self, name)
             _check(value in choices, f"{name} must be one of {choices}, got {value!r}")
-        _check(self.clip_eps_high >= 0, f"clip_eps_high must be >= 0 (0: same as clip_eps), got {self.clip_eps_high}")
         _check(
             isinstance(self.reward_weights, dict) and len(self.reward_weights) > 0
             and all(name in REWARD_COMPONENTS for name in self.reward_weights)
@@ -185,11 +190,9 @@ class GRPOConfig(RLConfig):
                "kl_estimator='k1_reward' penalizes the outcome reward: it needs supervision='outcome' and "
                "multi_reward_norm='sum'")
         if self.multi_reward_norm == "gdpo":
-            _check(
-                (self.baseline, self.adv_scale) == ("mean", "group"),
-                "multi_reward_norm='gdpo' sets its own normalization (each component by its group, the sum by "
-                f"the batch): leave baseline='mean' and adv_scale='group', got {self.baseline!r}, {self.adv_scale!r}",
-            )
+            _check((self.baseline, self.adv_scale) == ("mean", "group"),
+                   "multi_reward_norm='gdpo' sets its own normalization (each component by its group, the sum by the "
+                   f"batch): leave baseline='mean' and adv_scale='group', got {self.baseline!r}, {self.adv_scale!r}")
         defaults = {f.name: default_of(f) for f in fields(self)}
         for supervision, own in SUPERVISION_OPTIONS.items():
             changed = [name for name in own if getattr(self, name) != defaults[name]]
@@ -202,17 +205,14 @@ class GRPOConfig(RLConfig):
 class PPOConfig(RLConfig):
     """PPO: the shared settings plus the critic and GAE (kl_coef weighs the KL folded into the reward)."""
 
-    critic_lr: float = option(1e-3, "AdamW learning rate of the critic")
-    value_clip_eps: float = option(0.2, "the critic's values move at most this far from the sampling-time values")
-    gamma: float = option(1.0, "discount of GAE")
-    lam: float = option(0.95, "lambda of GAE: 0 is one-step TD, 1 is the Monte Carlo return")
+    critic_lr: float = option(1e-3, "AdamW learning rate of the critic", "(0, 1]")
+    value_clip_eps: float = option(0.2, "the critic's values move at most this far from the sampling ones", "(0, inf)")
+    gamma: float = option(1.0, "discount of GAE", "[0, 1]")
+    lam: float = option(0.95, "lambda of GAE: 0 is one-step TD, 1 is the Monte Carlo return", "[0, 1]")
     whiten_advantages: bool = option(True, "normalize the advantages over the batch's tokens")
 
     def __post_init__(self):
         super().__post_init__()
-        _check_positive(self, "critic_lr", "value_clip_eps")
-        _check(0 <= self.gamma <= 1, f"gamma must be in [0, 1], got {self.gamma}")
-        _check(0 <= self.lam <= 1, f"lam must be in [0, 1], got {self.lam}")
         _check(isinstance(self.whiten_advantages, bool),
                f"whiten_advantages must be True or False, got {self.whiten_advantages!r}")
 

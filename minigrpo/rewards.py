@@ -15,6 +15,11 @@ algorithm. Completions are parsed with regular expressions, never evaluated.
   the right final answer "#<answer>"; any segment beyond it scores 0.
   Judging a step against the previous *written* result localizes blame: after one
   slip, a later step that correctly carries the wrong value forward still scores 1.
+
+They are a public API for outside text: any str gets a score in range (outcome and format
+in {0, 1}, length in [-1, 0], each step in {0, 1}), never an exception. A number is 1 to
+``task.MAX_DIGITS`` (24) ASCII digits: Arabic-Indic or full-width digits, or a longer number,
+do not parse, so they score 0. A completion that is not a str is a TypeError.
 """
 
 from __future__ import annotations
@@ -24,17 +29,27 @@ from dataclasses import dataclass
 from .task import ANSWER_RE, STEP_RE, Problem, apply_op, parse_final_answer, split_segments
 
 
+def _check(problem: Problem, completion: str) -> None:
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a task.Problem, got {type(problem).__name__}")
+    if not isinstance(completion, str):
+        raise TypeError(f"completion must be a str, got {type(completion).__name__}")
+
+
 def outcome_reward(problem: Problem, completion: str) -> float:
+    _check(problem, completion)
     return float(parse_final_answer(completion) == problem.answer)
 
 
 def format_reward(problem: Problem, completion: str) -> float:
+    _check(problem, completion)
     segments = split_segments(completion)
     steps_ok = all(STEP_RE.fullmatch(text) for text, _ in segments[:-1])
     return float(steps_ok and ANSWER_RE.fullmatch(segments[-1][0]) is not None)
 
 
 def length_penalty(problem: Problem, completion: str) -> float:
+    _check(problem, completion)
     extra = len(completion) - len(problem.solution)
     return -min(1.0, extra / len(problem.solution)) if extra > 0 else 0.0
 
@@ -50,6 +65,7 @@ class StepScore:
 
 
 def step_rewards(problem: Problem, completion: str) -> list[StepScore]:
+    _check(problem, completion)
     n_steps = len(problem.operators)
     true_values = problem.running_values()
     carried = problem.operands[0]  # the left operand the next step should use

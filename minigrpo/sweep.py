@@ -1,7 +1,7 @@
 """Several methods times several seeds, one training process at a time, resumable, summarized in one file.
 
 ``python -m minigrpo sweep credit --seeds 0 1 2`` trains every run of the plan that has no
-``policy.pt`` yet (a run stopped half way starts again), each in its own folder
+``policy.pt`` yet (a run stopped half way resumes from its last checkpoint), each in its own folder
 ``runs/sweeps/<plan>/<name>/seed<N>``, and after each run rewrites the summary JSON from every
 finished run. So a sweep of hours survives being stopped: run the same command again. A run the
 summary already holds is not trained again either, so a committed summary resumes on a new machine.
@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .runtime import read_metrics
+from .runtime import CHECKPOINT, read_metrics
 
 # name -> (command, flags). The order is the order runs are trained, seed after seed.
 PLANS = {
@@ -59,6 +60,7 @@ def summarize(run: Path) -> dict:
     windows = [steps[i:i + WINDOW] for i in range(0, len(steps), WINDOW)]
     return {
         "config": {k: v for k, v in config.items() if k != "model"},
+        "cpu": cpu_name(),  # the same seed rounds differently, and so ends elsewhere, on another kind of CPU
         "accuracy": accuracy,
         "wall_s": round(wall, 2),
         # robust to a shared machine: other jobs slow some steps, never the median much
@@ -67,6 +69,18 @@ def summarize(run: Path) -> dict:
         "series": {"step": [w[-1]["step"] for w in windows],
                    **{m: [round(sum(r[m] for r in w) / len(w), 5) for w in windows] for m in names}},
     }
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux): where a run was trained."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def read_summary(path: Path) -> dict:
@@ -85,7 +99,7 @@ def write_summary(plan: str, runs_dir: Path, out: Path) -> dict:
     for name in PLANS[plan]:
         records = dict(kept.get(name, {}))
         for run in (runs_dir / name).glob("seed*"):
-            if (run / "policy.pt").exists():
+            if run.name.removeprefix("seed").isdigit() and (run / "policy.pt").exists():  # not seedN.partial
                 records[run.name.removeprefix("seed")] = summarize(run)
         if records:
             summary[name] = {seed: records[seed] for seed in sorted(records, key=int)}
@@ -107,10 +121,17 @@ def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list
     for i, (seed, name) in enumerate(todo, 1):
         command, flags = PLANS[plan][name]
         folder = runs_dir / name / f"seed{seed}"
-        argv = [sys.executable, "-m", "minigrpo", command, *flags, "--seed", str(seed), *extra, "--out", str(folder)]
+        # --overwrite: the folder holds no finished run (no policy.pt); --resume: a stopped one saved a checkpoint
+        resume = ["--resume"] * (folder.with_name(folder.name + ".partial") / CHECKPOINT).exists()
+        argv = [sys.executable, "-m", "minigrpo", command, *flags, "--seed", str(seed), "--overwrite", *resume, *extra,
+                "--out", str(folder)]
         print(f"[{i}/{len(todo)}] {' '.join(argv[2:])}", flush=True)
         start = time.perf_counter()
-        subprocess.run(argv, check=True)
+        try:
+            subprocess.run(argv, check=True)
+        except subprocess.CalledProcessError as err:  # the run printed its own error
+            raise ValueError(f"sweep {plan}: {name} seed {seed} failed (exit {err.returncode}), for the reason "
+                             "printed above; the same command resumes the sweep") from None
         print(f"[{i}/{len(todo)}] done in {time.perf_counter() - start:.0f} s", flush=True)
         write_summary(plan, runs_dir, out)
     write_summary(plan, runs_dir, out)

@@ -23,9 +23,14 @@ from pathlib import Path
 
 from .config import TaskConfig
 
-STEP_RE = re.compile(r"(-?\d+)([+\-*])(\d+)=(-?\d+);")
-ANSWER_RE = re.compile(r"#(-?\d+)")
-PROBLEM_RE = re.compile(r"\d+(?:[+\-*]\d+)+")
+# A number is 1 to MAX_DIGITS ASCII digits. [0-9], not \d: \d also matches Arabic-Indic and full-width
+# digits, which int() reads. 24 is the most an answer of TaskConfig's largest problem has (9999**6 < 10**24);
+# a longer number does not parse (so scores 0), instead of reaching int()'s 4300-digit limit.
+MAX_DIGITS = 24
+_NUMBER = f"[0-9]{{1,{MAX_DIGITS}}}"
+STEP_RE = re.compile(rf"(-?{_NUMBER})([+\-*])({_NUMBER})=(-?{_NUMBER});")
+ANSWER_RE = re.compile(rf"#(-?{_NUMBER})")
+PROBLEM_RE = re.compile(rf"{_NUMBER}(?:[+\-*]{_NUMBER})+")
 
 _APPLY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
 
@@ -75,7 +80,7 @@ def parse_problem(text: str) -> Problem:
     """'37+45-18' -> Problem((37, 45, 18), ('+', '-')); raises ValueError otherwise."""
     if not PROBLEM_RE.fullmatch(text):
         raise ValueError(f"not a problem: {text!r} (expected digits joined by + - *)")
-    numbers = re.findall(r"\d+", text)
+    numbers = re.findall(r"[0-9]+", text)
     operators = re.findall(r"[+\-*]", text)
     return Problem(tuple(int(n) for n in numbers), tuple(operators))
 
@@ -129,30 +134,60 @@ def make_splits(cfg: TaskConfig) -> tuple[list[Problem], list[Problem]]:
 
 
 def write_jsonl(problems: list[Problem], path: str | Path) -> None:
+    """Write through a temporary file: a split is whole or as it was, even after Ctrl-C."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="ascii", newline="\n") as f:
-        for p in problems:
-            f.write(json.dumps({"problem": p.text, "solution": p.solution, "answer": p.answer}) + "\n")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="ascii", newline="\n") as f:
+            for p in problems:
+                f.write(json.dumps({"problem": p.text, "solution": p.solution, "answer": p.answer}) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_jsonl(path: str | Path) -> list[Problem]:
+    """The problems of a split file; anything else raises a ValueError that names the file and the line."""
+    if not Path(path).is_file():
+        raise ValueError(f"{path} does not exist (python -m minigrpo data --out {Path(path).parent} writes it)")
     problems = []
-    with open(path, encoding="ascii") as f:
+    with open(path, "rb") as f:
         for line_no, line in enumerate(f, 1):
-            record = json.loads(line)
-            p = parse_problem(record["problem"])
-            if p.answer != record["answer"]:
-                raise ValueError(f"{path}:{line_no}: stored answer {record['answer']} != {p.answer}")
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line.decode("ascii"))
+                if not isinstance(record, dict) or not isinstance(record.get("problem"), str):
+                    raise ValueError('not a JSON object with a "problem" string')
+                if "answer" not in record:
+                    raise ValueError('no "answer"')
+                p = parse_problem(record["problem"])
+                if p.answer != record["answer"]:
+                    raise ValueError(f"stored answer {record['answer']!r} != {p.answer}")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}:{line_no}: not ASCII (byte {line[err.start]:#x} in column {err.start + 1})") \
+                    from None
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}:{line_no}: not JSON ({err.msg} at column {err.colno})") from None
+            except ValueError as err:
+                raise ValueError(f"{path}:{line_no}: {err}") from None
             problems.append(p)
+    if not problems:
+        raise ValueError(f"{path} holds no problems")
     return problems
 
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
-def load_split(name: str, data_dir: str | Path = DATA_DIR) -> list[Problem]:
+def load_split(name: str, data_dir: str | Path = DATA_DIR, at_least: int = 1) -> list[Problem]:
+    """data_dir/<name>.jsonl, which must hold ``at_least`` problems (a step draws that many without replacement)."""
     if name not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {name!r}")
-    return read_jsonl(Path(data_dir) / f"{name}.jsonl")
+    problems = read_jsonl(Path(data_dir) / f"{name}.jsonl")
+    if len(problems) < at_least:
+        raise ValueError(f"{Path(data_dir) / f'{name}.jsonl'} holds {len(problems)} problems, fewer than the "
+                         f"{at_least} drawn per step (prompts_per_step)")
+    return problems

@@ -65,3 +65,60 @@ def test_other_files_and_other_configs_are_named(tmp_path):
     save_checkpoint(GPT(CFG), tmp_path / "m.pt")
     with pytest.raises(ValueError, match="another model config.*n_embd"):
         load_checkpoint(tmp_path / "m.pt", expected=ModelConfig(n_layer=1, n_head=2, n_embd=32, block_size=32))
+
+
+def test_weights_with_a_nan_or_an_inf_are_neither_saved_nor_loaded(tmp_path):
+    model = GPT(CFG)
+    save_checkpoint(model, tmp_path / "good.pt")
+    with torch.no_grad():
+        model.ln_f.bias[1] = float("inf")
+    with pytest.raises(ValueError, match="refusing to save .*ln_f.bias holds a nan or an inf"):
+        save_checkpoint(model, tmp_path / "good.pt")
+    assert load_checkpoint(tmp_path / "good.pt")  # the previous file is untouched
+    payload = torch.load(tmp_path / "good.pt", weights_only=True)
+    payload["state_dict"]["blocks.0.mlp.0.weight"][0, 0] = float("nan")
+    torch.save(payload, tmp_path / "nan.pt")
+    with pytest.raises(ValueError, match="holds a nan or an inf in blocks.0.mlp.0.weight"):
+        load_checkpoint(tmp_path / "nan.pt")
+
+
+def edited(tmp_path, name, edit):
+    """A valid checkpoint with ``edit(payload)`` applied: the files a user may hand to --init or eval."""
+    save_checkpoint(GPT(CFG), tmp_path / "m.pt")
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    edit(payload)
+    torch.save(payload, tmp_path / name)
+    return tmp_path / name
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p.pop("model_config"), "has no model_config"),
+    (lambda p: p.pop("state_dict"), "no state_dict"),
+    (lambda p: p["model_config"].update(n_embd="16"), "invalid model config"),
+    (lambda p: p["model_config"].update(n_head=3), "invalid model config.*multiple of n_head"),
+    (lambda p: p["model_config"].update(n_embd=32),
+     r"does not fit its own model config .*: blocks.0.attn.proj.bias is \(16,\) in the file, \(32,\) for the config"),
+    (lambda p: p["model_config"].update(n_layer=2), "does not fit .*blocks.1.* is missing in the file"),
+    (lambda p: p["state_dict"].update(extra=torch.zeros(1)), "does not fit .*extra is \\(1,\\) in the file"),
+])
+def test_a_checkpoint_that_does_not_hold_together_is_one_clear_line(tmp_path, edit, message):
+    with pytest.raises(ValueError, match=message) as err:
+        load_checkpoint(edited(tmp_path, "bad.pt", edit))
+    assert "\n" not in str(err.value)
+
+
+def test_a_model_must_fit_the_tokenizer_and_the_tasks_longest_prompt_plus_its_completion():
+    from minigrpo.checkpoint import check_fits
+    from minigrpo.task import parse_problem
+    from minigrpo.tokenizer import VOCAB_SIZE
+
+    problems = [parse_problem("1+2"), parse_problem("12+34-5")]  # prompt '12+34-5:' is 8 tokens, 9 with <bos>
+    check_fits(CFG, problems, 24, "m.pt")  # 9 + 24 - 1 = 32: the last new token is never fed back in
+    with pytest.raises(ValueError, match="m.pt: block_size 32 is too small: .* plus 25 new tokens needs 33"):
+        check_fits(CFG, problems, 25, "m.pt")
+    solution = len("12+34=46;46-5=41;#41") + 1  # and <eos>: what eval and the warm start need room for
+    check_fits(ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=9 + solution - 1), problems, None, "m.pt")
+    with pytest.raises(ValueError, match="plus its worked solution needs 29"):
+        check_fits(ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=28), problems, None, "m.pt")
+    with pytest.raises(ValueError, match=f"vocab_size is {VOCAB_SIZE - 2}, the tokenizer has {VOCAB_SIZE}"):
+        check_fits(ModelConfig(vocab_size=VOCAB_SIZE - 2, n_layer=1, n_head=2, n_embd=16), problems, 8, "m.pt")

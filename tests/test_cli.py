@@ -1,18 +1,22 @@
 """The command line: JSON results, run folders, and clear errors for bad input."""
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from minigrpo.__main__ import main
-from minigrpo.checkpoint import save_checkpoint
+from minigrpo.checkpoint import load_checkpoint, save_checkpoint
 from minigrpo.config import ModelConfig, TaskConfig
 from minigrpo.model import GPT
+from minigrpo.runtime import read_metrics
 from minigrpo.task import make_splits, write_jsonl
 
 
@@ -173,3 +177,235 @@ def test_help_works_where_the_unix_only_resource_module_is_missing(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "warmup" in result.stdout and "--ref-reset-every" in result.stdout and "--matmul-size" in result.stdout
+
+
+# Mistakes as users make them: each is one line on stderr, a non-zero exit, and no run folder harmed.
+
+TINY = ["--prompts-per-step", "2", "--group-size", "2", "--max-new-tokens", "8", "--device", "cpu"]
+
+
+def train_args(tmp_path, *more, command="grpo", steps=2):
+    return [command, "--init", str(tmp_path / "init.pt"), "--data", str(tmp_path), "--out", str(tmp_path / "run"),
+            "--steps", str(steps), *TINY, *more]
+
+
+def one_line_error(capsys, argv, code, *fragments) -> str:
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and err.rstrip().endswith(errors[0]) and "Traceback" not in err, err
+    assert all(fragment in errors[0] for fragment in fragments), errors[0]
+    return errors[0]
+
+
+def folder_bytes(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--lr", "inf"], "lr must be a finite number, got inf"),
+    (["--kl-coef", "1e400"], "kl_coef must be a finite number, got inf"),
+    (["--adv-eps", "inf"], "adv_eps must be a finite number"),
+    (["--clip-eps", "nan"], "clip_eps must be a finite number"),
+    (["--temperature", "1e-40"], "temperature must be in [0.001, 1000], got 1e-40"),
+    (["--save-every", "0"], "--save-every must be at least 1"),
+    (["--prompts-per-step", "100"], "train.jsonl holds 64 problems, fewer than the 100 drawn per step"),
+    (["--max-new-tokens", "40"], "block_size 40 is too small: the longest prompt plus 40 new tokens needs 44"),
+])
+def test_bad_numbers_are_refused_before_a_run_folder_is_made(tmp_path, capsys, flags, message):
+    small_data(tmp_path)
+    one_line_error(capsys, train_args(tmp_path, *flags), 2, message)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
+
+
+def test_paths_that_are_wrong_are_one_line_each(tmp_path, capsys, monkeypatch):
+    small_data(tmp_path)
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("x")
+    for out, message in [("file", "file is a file, not a folder"), ("file/run", "file is a file, not a folder"),
+                         ("mine", "holds no run (no config.json)")]:
+        one_line_error(capsys, train_args(tmp_path, "--out", str(tmp_path / out)), 2, message)
+    one_line_error(capsys, train_args(tmp_path, "--data", str(tmp_path / "nope")), 2, "nope/train.jsonl does not exist")
+    one_line_error(capsys, ["eval", "--checkpoint", str(tmp_path / "init.pt"), "--data", str(tmp_path / "nope")], 2,
+                   "nope/test.jsonl does not exist")
+    one_line_error(capsys, ["figures", "--run", str(tmp_path / "nope"), "--out", str(tmp_path / "figs")], 2,
+                   "nope holds no finished run")
+    assert not (tmp_path / "figs").exists()
+    one_line_error(capsys, ["data", "--n-train", "8", "--n-test", "4", "--out", str(tmp_path / "file" / "splits")], 1,
+                   "Not a directory")
+
+    def unwritable(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr("pathlib.Path.mkdir", unwritable)
+    one_line_error(capsys, train_args(tmp_path, "--out", "/root-only/run"), 1, "Permission denied", "run.partial")
+
+
+def split_lines(tmp_path, lines):
+    (tmp_path / "train.jsonl").write_bytes(b"".join(lines))
+
+
+GOOD = b'{"problem": "1+2", "solution": "1+2=3;#3", "answer": 3}\n'
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([], "train.jsonl holds no problems"),
+    ([b"\n"], "train.jsonl holds no problems"),
+    ([GOOD, b'{"problem": "1+2", "solution": "1+2=3;#3"}\n'], 'train.jsonl:2: no "answer"'),
+    ([GOOD, b"garbage\n"], "train.jsonl:2: not JSON (Expecting value at column 1)"),
+    ([GOOD, GOOD, b'{"problem": "1+2", "answer": 3'], "train.jsonl:3: not JSON"),
+    ([GOOD, '{"problem": "١+٢", "answer": 3}\n'.encode()], "train.jsonl:2: not ASCII (byte 0xd9 in column 14)"),
+    ([b'["1+2", 3]\n'], 'train.jsonl:1: not a JSON object with a "problem" string'),
+    ([b'{"problem": 12, "answer": 3}\n'], 'train.jsonl:1: not a JSON object with a "problem" string'),
+    ([b'{"problem": "1+2+", "answer": 3}\n'], "train.jsonl:1: not a problem: '1+2+'"),
+    ([b'{"problem": "1+2", "answer": "3"}\n'], "train.jsonl:1: stored answer '3' != 3"),
+])
+def test_a_bad_split_file_is_one_line_naming_the_file_and_the_line(tmp_path, capsys, lines, message):
+    small_data(tmp_path)
+    split_lines(tmp_path, lines)
+    one_line_error(capsys, train_args(tmp_path), 2, message)
+    one_line_error(capsys, ["eval", "--checkpoint", str(tmp_path / "init.pt"), "--data", str(tmp_path),
+                            "--split", "train"], 2, message)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p.pop("model_config"), "has no model_config"),
+    (lambda p: p["model_config"].update(n_embd=32), "does not fit its own model config"),
+    (lambda p: p["model_config"].update(vocab_size=12) or p["state_dict"].update(
+        {k: v[:12] for k, v in p["state_dict"].items() if k in ("tok_emb.weight", "head.weight")}),
+     "vocab_size is 12, the tokenizer has 20 tokens"),
+    (lambda p: p["model_config"].update(block_size=10) or p["state_dict"].update(
+        {"pos_emb.weight": p["state_dict"]["pos_emb.weight"][:10]}), "block_size 10 is too small"),
+    (lambda p: p["state_dict"]["ln_f.weight"].fill_(float("nan")), "holds a nan or an inf in ln_f.weight"),
+])
+def test_a_checkpoint_that_does_not_fit_is_one_line_for_eval_and_for_training(tmp_path, capsys, edit, message):
+    small_data(tmp_path)
+    payload = torch.load(tmp_path / "init.pt", weights_only=True)
+    edit(payload)
+    torch.save(payload, tmp_path / "init.pt")
+    one_line_error(capsys, ["eval", "--checkpoint", str(tmp_path / "init.pt"), "--data", str(tmp_path)], 2, message)
+    one_line_error(capsys, train_args(tmp_path), 2, message)
+
+
+def test_a_rerun_that_fails_or_is_stopped_leaves_the_finished_run_as_it_was(tmp_path, capsys, monkeypatch):
+    from minigrpo.runtime import RunFolder
+
+    small_data(tmp_path)
+    assert main(train_args(tmp_path)) == 0
+    finished = folder_bytes(tmp_path / "run")
+    one_line_error(capsys, train_args(tmp_path, "--steps", "3"), 2, "holds a run already: --overwrite replaces it")
+
+    log = RunFolder.log
+
+    def stopped_at_step_1(self, record):
+        log(self, record)
+        if record["step"] == 1:
+            raise KeyboardInterrupt
+
+    def diverged_at_step_1(self, record):
+        if record["step"] == 1:
+            record["loss"] = float("nan")
+        log(self, record)
+
+    for broken, code, message in [(stopped_at_step_1, 130, "error: interrupted; "),
+                                  (diverged_at_step_1, 1, "error: step 1: loss is nan, training stopped")]:
+        with monkeypatch.context() as patch:
+            patch.setattr(RunFolder, "log", broken)
+            line = one_line_error(capsys, train_args(tmp_path, "--overwrite", "--lr", "1e-2"), code, message)
+        assert "holds no checkpoint yet" in line and "run is unchanged" in line
+        assert folder_bytes(tmp_path / "run") == finished
+
+    with monkeypatch.context() as patch:  # the disk fills up as the final policy is written
+        patch.setattr("torch.save", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+        one_line_error(capsys, train_args(tmp_path, "--overwrite"), 1, "No space left on device")
+    assert folder_bytes(tmp_path / "run") == finished
+    load_checkpoint(tmp_path / "run" / "policy.pt")
+
+
+def test_a_run_stopped_by_ctrl_c_resumes_through_the_command_line_to_the_same_end(tmp_path, capsys, monkeypatch):
+    from minigrpo.runtime import RunFolder
+
+    small_data(tmp_path)
+    steps = ["--steps", "4", "--save-every", "2", "--eval-every", "2"]
+    assert main(train_args(tmp_path, *steps, "--out", str(tmp_path / "straight"))) == 0
+    log = RunFolder.log
+
+    def stopped_at_step_3(self, record):
+        log(self, record)
+        if record["step"] == 3:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RunFolder, "log", stopped_at_step_3)
+        one_line_error(capsys, train_args(tmp_path, *steps), 130, "run.partial keeps the checkpoint of step 2")
+    one_line_error(capsys, train_args(tmp_path, *steps), 2, "holds a stopped run: --resume continues it")
+    one_line_error(capsys, train_args(tmp_path, *steps, "--resume", "--lr", "1e-3"), 2, "grpo.lr differ")
+    assert main(train_args(tmp_path, *steps, "--resume")) == 0
+    strip = lambda path: [{k: v for k, v in r.items() if k != "wall_s"} for r in read_metrics(path)]  # noqa: E731
+    assert strip(tmp_path / "run" / "metrics.jsonl") == strip(tmp_path / "straight" / "metrics.jsonl")
+    assert {p.name for p in tmp_path.iterdir()} >= {"run", "straight"} and not (tmp_path / "run.partial").exists()
+    a, b = (torch.load(tmp_path / run / "policy.pt", weights_only=True)["state_dict"] for run in ("straight", "run"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def start(tmp_path, *flags):
+    """``python -m minigrpo grpo`` in its own process, Ctrl-C handled as in a terminal, this checkout imported."""
+    argv = [sys.executable, "-m", "minigrpo", *train_args(tmp_path, "--steps", "100000", "--save-every", "1"), *flags]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    return subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def wait_for_checkpoint(tmp_path, after: int = 0) -> int:
+    from minigrpo.checkpoint import atomic_load
+    from minigrpo.resume import FORMAT
+
+    path = tmp_path / "run.partial" / "checkpoint.pt"
+    for _ in range(1200):
+        time.sleep(0.1)
+        if path.exists() and (step := atomic_load(path, FORMAT)["step"]) > after:
+            return step
+    raise AssertionError("no checkpoint after 2 minutes")
+
+
+def test_sigint_and_sigkill_leave_the_finished_run_whole_and_the_stopped_one_resumable(tmp_path):
+    small_data(tmp_path)
+    assert main(train_args(tmp_path, "--steps", "1", "--eval-every", "1")) == 0
+    finished = folder_bytes(tmp_path / "run")
+
+    child = start(tmp_path, "--overwrite")
+    wait_for_checkpoint(tmp_path)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130 and err.rstrip().splitlines()[-1].startswith("error: interrupted; ")
+    assert "Traceback" not in err and folder_bytes(tmp_path / "run") == finished
+
+    child = start(tmp_path, "--overwrite", "--resume")
+    wait_for_checkpoint(tmp_path, after=wait_for_checkpoint(tmp_path))  # one more saved after resuming
+    child.kill()  # SIGKILL: no handler runs
+    child.communicate(timeout=120)
+    assert folder_bytes(tmp_path / "run") == finished
+    load_checkpoint(tmp_path / "run" / "policy.pt")
+
+    step = wait_for_checkpoint(tmp_path)  # the newest checkpoint, whole whenever the kill came
+    assert main(train_args(tmp_path, "--steps", str(step + 1), "--overwrite", "--resume")) == 0
+    assert [r["step"] for r in read_metrics(tmp_path / "run" / "metrics.jsonl")] == list(range(step + 2))
+    assert not (tmp_path / "run.partial").exists()
+
+
+def test_help_names_the_run_folder_flags_and_each_numbers_range(capsys):
+    with pytest.raises(SystemExit):
+        main(["ppo", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for words in ("--overwrite", "--resume", "--save-every", "<out>.partial", "(default: 0.0003; in (0, 1])",
+                  "(default: 1.0; in [0.001, 1000])", "(default: 0.95; in [0, 1])"):
+        assert words in text, words
+
+
+def test_a_mistyped_flag_is_argparses_usage_and_one_error_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["grpo", "--stpes", "3"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and err[-1] == "python -m minigrpo: error: unrecognized arguments: --stpes 3"
+    assert err[0].startswith("usage:") and not any("Traceback" in line for line in err)

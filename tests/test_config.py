@@ -120,3 +120,48 @@ def test_cuda_without_a_gpu_is_an_error(monkeypatch):
     with pytest.raises(ValueError, match="cuda"):
         resolve_device("cuda")
     assert resolve_device("auto").type == "cpu"
+
+
+FLOATS = [(cls, f.name) for cls in CONFIGS for f in fields(cls) if f.type == "float"]
+
+
+@pytest.mark.parametrize("cls, name", FLOATS, ids=lambda x: getattr(x, "__name__", x))
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, float("1e400"), "0.1", True])
+def test_every_float_option_refuses_what_is_not_a_finite_number(cls, name, value):
+    with pytest.raises(ValueError, match=f"{name} must be a finite number"):
+        cls(**{name: value})
+
+
+PROCESS = {"supervision": "process"}
+# (config, field, extra settings) -> values accepted, values refused: the documented range, edge by edge
+RANGES = {
+    (WarmupConfig, "lr", ()): ([1e-9, 1.0], [0.0, -1e-3, 1.01]),
+    (WarmupConfig, "weight_decay", ()): ([0.0, 1.0], [-0.01, 1.01]),
+    **{(cls, "lr", ()): ([1e-9, 1.0], [0.0, 1.01]) for cls in (GRPOConfig, PPOConfig)},
+    **{(cls, "clip_eps", ()): ([0.01, 0.99], [0.0, 1.0]) for cls in (GRPOConfig, PPOConfig)},
+    **{(cls, "kl_coef", ()): ([0.0, 100.0], [-1e-9, 100.5]) for cls in (GRPOConfig, PPOConfig)},
+    **{(cls, "temperature", ()): ([1e-3, 1000.0], [9e-4, 1e-40, 1001.0]) for cls in (GRPOConfig, PPOConfig)},
+    **{(cls, "grad_clip", ()): ([1e-6, 1e30], [0.0, -1.0]) for cls in (GRPOConfig, PPOConfig)},
+    (GRPOConfig, "adv_eps", ()): ([1e-12, 1.0], [0.0, 1.5]),
+    (GRPOConfig, "step_label_noise", tuple(PROCESS.items())): ([0.0, 0.99], [-0.1, 1.0]),
+    (GRPOConfig, "clip_eps_high", ()): ([0.0, 0.28], [-0.1, 1.0]),
+    (PPOConfig, "critic_lr", ()): ([1e-9, 1.0], [0.0, 2.0]),
+    (PPOConfig, "value_clip_eps", ()): ([1e-6, 10.0], [0.0, -0.2]),
+    (PPOConfig, "gamma", ()): ([0.0, 1.0], [-0.1, 1.1]),
+    (PPOConfig, "lam", ()): ([0.0, 1.0], [-0.1, 1.1]),
+}
+
+
+def test_every_float_option_has_a_range_and_the_table_below_checks_it():
+    assert sorted((cls.__name__, name) for cls, name, _ in RANGES) == sorted((c.__name__, n) for c, n in FLOATS)
+
+
+@pytest.mark.parametrize("key", RANGES, ids=lambda key: f"{key[0].__name__}.{key[1]}")
+def test_every_float_option_accepts_its_range_and_refuses_the_rest(key):
+    cls, name, extra = key
+    accepted, refused = RANGES[key]
+    for value in accepted:
+        assert getattr(cls(**dict(extra), **{name: value}), name) == value
+    for value in refused:
+        with pytest.raises(ValueError, match=rf"{name} must be in [\[(].*[\])], got"):
+            cls(**dict(extra), **{name: value})

@@ -33,3 +33,24 @@ def test_shapes_must_match():
         completion_mean(torch.zeros(2, 3), torch.ones(2, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="must match"):
         token_mean(torch.zeros(2, 3), torch.ones(3, dtype=torch.bool))
+
+
+def test_whiten_ignores_nan_padding_in_its_value_and_its_gradient():
+    from minigrpo.masked import whiten
+
+    x = X.double().requires_grad_()
+    whitened = whiten(x, MASK)
+    real = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
+    torch.testing.assert_close(whitened[MASK], (real - real.mean()) / (real.std() + 1e-8))
+    assert (whitened[~MASK] == 0).all()
+    (whitened * torch.arange(6.0, dtype=torch.float64).view(1, 2, 3)).sum().backward()
+    assert torch.isfinite(x.grad).all() and (x.grad[~MASK] == 0).all()  # 0 * NaN would be NaN on every token
+
+
+def test_masks_must_be_bool_and_whiten_needs_two_real_tokens():
+    from minigrpo.masked import whiten
+
+    with pytest.raises(TypeError, match="bool tensor"):
+        completion_mean(X, MASK.float())
+    with pytest.raises(ValueError, match="at least two real tokens"):
+        whiten(X, torch.tensor([[[True, False, False], [False, False, False]]]))

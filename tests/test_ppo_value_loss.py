@@ -80,3 +80,15 @@ def test_a_critic_trained_on_a_fixed_batch_reduces_value_error(tiny_model):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_padding_garbage_gets_no_gradient_in_the_value_loss():
+    mask = torch.tensor([[[True, True, False]]])
+    values = torch.tensor([[[0.5, -0.2, torch.nan]]], dtype=torch.float64, requires_grad=True)
+    returns = torch.tensor([[[1.0, 0.0, torch.inf]]], dtype=torch.float64)
+    loss = clipped_value_loss(values, values.detach(), returns, mask, 0.2)
+    loss.backward()
+    # 1/2 mean over the two real tokens of (V - R)^2: gradient (V - R) / 2 there, exactly 0 on padding
+    torch.testing.assert_close(values.grad, torch.tensor([[[-0.25, -0.1, 0.0]]], dtype=torch.float64))
+    with pytest.raises(ValueError, match="clip_eps must be >= 0"):
+        clipped_value_loss(values, values.detach(), returns, mask, -0.2)

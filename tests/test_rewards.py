@@ -57,3 +57,12 @@ def test_length_penalty_starts_after_the_worked_solution_and_stops_at_minus_one(
 
 def test_components_are_named_reward_functions():
     assert COMPONENTS == {"correct": outcome_reward, "format": format_reward, "length": length_penalty}
+
+
+def test_only_ascii_digits_are_numbers():
+    # \d and int() also read Arabic-Indic and full-width digits: "#٦٤" would have been the right answer
+    for digits in ("٠١٢٣٤٥٦٧٨٩", "０１２３４５６７８９"):
+        foreign = "37+45=82;82-18=64;#64".translate(str.maketrans("0123456789", digits))
+        assert outcome_reward(P, foreign) == format_reward(P, foreign) == 0.0
+        assert [s.reward for s in step_rewards(P, foreign)] == [0.0, 0.0, 0.0]
+    assert outcome_reward(P, "#" + "9" * 5000) == 0.0  # past int()'s digit limit: wrong, not an error

@@ -82,3 +82,14 @@ def test_bad_input_is_refused():
         process_advantages(torch.rand(1, 2, 2), torch.zeros(1, 2, 3, dtype=torch.long), mask, T=4)
     with pytest.raises(ValueError, match=r"\[B, G, S\]"):
         normalize_step_rewards(torch.rand(2, 2), torch.ones(2, 2, dtype=torch.bool))
+
+
+def test_a_nan_in_a_padding_step_slot_changes_nothing():
+    # padding is selected away, not multiplied by 0: 0 * NaN would turn the whole group into NaN
+    rewards, ends, mask, T = (torch.tensor(x) if not isinstance(x, int) else x for x in random_steps(0))
+    assert (~mask).any()
+    clean = process_advantages(rewards, ends, mask, T)
+    dirty = process_advantages(torch.where(mask, rewards, torch.nan), ends, mask, T)
+    assert torch.isfinite(clean).all() and torch.equal(dirty, clean)
+    with pytest.raises(ValueError, match="NaN or inf on a real"):
+        process_advantages(torch.where(mask, torch.nan, rewards), ends, mask, T)

@@ -90,3 +90,35 @@ def test_the_summary_file_alone_resumes_a_sweep(tmp_path, monkeypatch):
     assert len(trained) == 6 and all("seed1" in argv[-1] for argv in trained[3:])
     runs = json.loads(out.read_text())["runs"]
     assert all(list(seeds) == ["0", "1"] for seeds in runs.values()) and len(runs) == 3
+
+
+def test_a_stopped_run_resumes_from_its_checkpoint_and_a_partial_folder_is_never_summarized(tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr(subprocess, "run", lambda argv, check: (trained.append(argv),
+                                                                fake_run(Path(argv[argv.index("--out") + 1]))))
+    runs = tmp_path / "runs"
+    fake_run(runs / "grpo_process_noise0.1" / "seed0.partial")  # stopped after its policy.pt, before the move
+    (runs / "grpo_process_noise0.1" / "seed0.partial" / "checkpoint.pt").write_bytes(b"")
+    sweep.run_plan("step_label_noise", [0], runs, tmp_path / "summary.json")
+    flags = [argv[argv.index("--seed") + 2:argv.index("--out")] for argv in trained]
+    assert flags == [["--overwrite", "--resume"], ["--overwrite"], ["--overwrite"]]  # no policy.pt: nothing to lose
+    assert list(json.loads((tmp_path / "summary.json").read_text())["runs"]["grpo_process_noise0.1"]) == ["0"]
+
+
+def test_a_run_that_fails_stops_the_sweep_with_one_line(tmp_path, monkeypatch):
+    def failing(argv, check):
+        raise subprocess.CalledProcessError(2, argv)
+
+    monkeypatch.setattr(subprocess, "run", failing)
+    with pytest.raises(ValueError, match="grpo_process_noise0.1 seed 0 failed \\(exit 2\\)"):
+        sweep.run_plan("step_label_noise", [0], tmp_path / "runs", tmp_path / "summary.json")
+
+
+def test_a_summary_names_the_cpu_it_was_trained_on(tmp_path, monkeypatch):
+    fake_run(tmp_path / "run")
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: Example\nmodel name\t: Example CPU 9000 @ 3.00GHz\n")
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(cpuinfo if path == "/proc/cpuinfo" else path,
+                                                                         *a, **k))
+    assert sweep.summarize(tmp_path / "run")["cpu"] == "Example CPU 9000 @ 3.00GHz"

@@ -85,3 +85,14 @@ def test_corrupt_split_file_names_the_line(tmp_path):
     path.write_text('{"problem": "1+2", "solution": "", "answer": 4}\n')
     with pytest.raises(ValueError, match="bad.jsonl:1"):
         read_jsonl(path)
+
+
+def test_numbers_are_at_most_max_digits_ascii_digits():
+    from minigrpo.task import MAX_DIGITS
+
+    assert parse_final_answer("#" + "0" * (MAX_DIGITS - 1) + "7") == 7
+    assert parse_final_answer("#" + "0" * MAX_DIGITS + "7") is None
+    assert parse_final_answer("#" + "9" * 5000) is None  # int() would raise past 4300 digits
+    assert parse_final_answer("#٦٤") is None and parse_final_answer("#６４") is None
+    with pytest.raises(ValueError, match="not a problem"):
+        parse_problem("٣+٤")

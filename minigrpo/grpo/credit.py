@@ -26,8 +26,11 @@ A step verifier that errs: what process supervision is worth when the steps cann
 
 from __future__ import annotations
 
+import math
+
 import torch
 
+from .. import checks
 from ..model import GPT
 from ..prefix_values import monte_carlo_values, step_boundaries
 from .step1_sampling import Group
@@ -35,9 +38,13 @@ from .step1_sampling import Group
 
 def step_value_advantages(boundaries: list[int], values: list[float], T: int) -> torch.Tensor:
     """One completion: A_t = values[j + 1] - values[j] for boundaries[j] <= t < boundaries[j + 1]; [T], 0 after."""
-    if len(values) != len(boundaries) or boundaries != sorted(set(boundaries)) or boundaries[-1] > T:
+    T = checks.integer("T", T, low=1)
+    if (not boundaries or len(values) != len(boundaries) or boundaries != sorted(set(boundaries))
+            or boundaries[0] < 0 or boundaries[-1] > T):
         raise ValueError(f"need one value per state and increasing states within [0, {T}], got "
                          f"{len(values)} values at {boundaries}")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"state values must be finite, got {values}")
     adv = torch.zeros(T)
     for j in range(len(boundaries) - 1):
         adv[boundaries[j]:boundaries[j + 1]] = values[j + 1] - values[j]
@@ -48,6 +55,15 @@ def step_value_advantages(boundaries: list[int], values: list[float], T: int) ->
 def monte_carlo_step_advantages(policy: GPT, group: Group, rewards: torch.Tensor, K: int, max_new_tokens: int,
                                 temperature: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """VinePPO's A_{i,t} for every completion of the group: rewards [B, G] -> advantages [B, G, T]."""
+    if not isinstance(group, Group):
+        raise TypeError(f"group must be a Group (from sample_group), got {type(group).__name__}")
+    checks.tensor("rewards", rewards, "[B, G]", "float")
+    if rewards.shape != group.mask.shape[:2]:
+        raise ValueError(f"rewards {tuple(rewards.shape)} must be [B, G] of the group's mask {tuple(group.mask.shape)}")
+    checks.finite("rewards", rewards)
+    checks.integer("K", K, low=1)
+    checks.integer("max_new_tokens", max_new_tokens, low=1)
+    checks.number("temperature", temperature, low=0, low_open=True)
     B, G, T = group.mask.shape
     lengths = group.mask.sum(-1).tolist()
     states = {(b, g): step_boundaries(group.texts[b][g], lengths[b][g]) for b in range(B) for g in range(G)}
@@ -65,12 +81,21 @@ def monte_carlo_step_advantages(policy: GPT, group: Group, rewards: torch.Tensor
 
 def mean_over_steps(adv: torch.Tensor, step_mask: torch.Tensor) -> torch.Tensor:
     """Process advantages at outcome size: adv [B, G, T] / n_i, n_i = real steps of o_i in step_mask [B, G, S]."""
+    checks.tensor("adv", adv, "[B, G, T]", "float")
+    checks.tensor("step_mask", step_mask, "[B, G, S]", "bool")
+    if adv.shape[:2] != step_mask.shape[:2]:
+        raise ValueError(f"adv {tuple(adv.shape)} and step_mask {tuple(step_mask.shape)} must match in [B, G]")
     return adv / step_mask.sum(-1, keepdim=True).clamp(min=1)
 
 
 def flip_step_labels(step_rewards: torch.Tensor, step_mask: torch.Tensor, p: float,
                      generator: torch.Generator | None = None) -> torch.Tensor:
     """0/1 step rewards [B, G, S] with each real step's flipped to 1 - r with probability p."""
+    checks.tensor("step_rewards", step_rewards, "[B, G, S]", "float")
+    checks.tensor("step_mask", step_mask, "[B, G, S]", "bool")
+    if step_rewards.shape != step_mask.shape:
+        raise ValueError(f"step_rewards {tuple(step_rewards.shape)} and step_mask {tuple(step_mask.shape)} must match")
+    checks.number("p", p, low=0, high=1)
     if not ((step_rewards == 0) | (step_rewards == 1)).all():
         raise ValueError("flip_step_labels needs 0/1 step rewards")
     device = generator.device if generator is not None else step_rewards.device

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .. import checks
 from ..model import GPT, generate, token_logprobs
 from ..task import Problem
 from ..tokenizer import EOS_ID, PAD_ID, decode, encode_prompts
@@ -43,6 +44,15 @@ def sample_group(
     generator: torch.Generator | None = None,
 ) -> Group:
     """Sample G completions for each of the B problems, all B * G in one batch."""
+    if not isinstance(policy, torch.nn.Module):
+        raise TypeError(f"policy must be a torch.nn.Module (the GPT), got {type(policy).__name__}")
+    if not isinstance(problems, (list, tuple)) or not all(isinstance(p, Problem) for p in problems):
+        raise TypeError(f"problems must be a list of task.Problem, got {problems!r:.80}")
+    if len(problems) == 0:
+        raise ValueError("problems is empty: there is nothing to sample for")
+    checks.integer("group_size", group_size, low=1)
+    checks.integer("max_new_tokens", max_new_tokens, low=1)
+    checks.number("temperature", temperature, low=0, low_open=True)
     B, G = len(problems), group_size
     device = next(policy.parameters()).device
     prompt, prompt_valid = encode_prompts([p.prompt for p in problems], device)
@@ -70,6 +80,9 @@ def group_logprobs(model: GPT, group: Group, temperature: float = 1.0) -> torch.
     0, as in ``old_logp``: every log-prob of the update is then finite and equal on padding,
     so exp() of a ratio there is 1, never inf, and no NaN can reach the gradient.
     """
+    if not isinstance(group, Group):
+        raise TypeError(f"group must be a Group (from sample_group), got {type(group).__name__}")
+    checks.number("temperature", temperature, low=0, low_open=True)
     B, G, T = group.completions.shape
     logp = token_logprobs(
         model,

@@ -5,7 +5,8 @@
 (DeepSeekMath Sec. 4.1.2; the advantage in Eq. 3). The group's mean reward is the
 baseline that replaces PPO's learned value function, and the same number is
 broadcast over every token of the completion. With process supervision,
-``step3_process_advantages`` takes this step's place.
+``step3_process_advantages`` takes this step's place. Rewards must be finite floats: a NaN
+or inf reward is refused with an error, never zeroed or spread over its group.
 
 Deviations from the paper:
 - std is the sample standard deviation (Bessel-corrected, ``torch.std``), as in
@@ -20,13 +21,23 @@ from __future__ import annotations
 
 import torch
 
+from .. import checks
+
 
 def group_advantages(rewards: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
     """rewards [B, G] -> normalized advantages [B, G] (one per completion)."""
-    if rewards.dim() != 2 or rewards.shape[1] < 2:
-        raise ValueError(f"rewards must have shape [B, G] with G >= 2, got {tuple(rewards.shape)}")
+    check_rewards(rewards)
+    checks.number("eps", eps, low=0)
     adv = (rewards - rewards.mean(dim=1, keepdim=True)) / (rewards.std(dim=1, keepdim=True) + eps)
     return torch.where(has_spread(rewards), adv, 0.0)
+
+
+def check_rewards(rewards: torch.Tensor) -> None:
+    """rewards must be finite floats of shape [B, G] with G >= 2: one alone has no baseline."""
+    checks.tensor("rewards", rewards, "[B, G]", "float")
+    if rewards.shape[1] < 2:
+        raise ValueError(f"rewards must have shape [B, G] with G >= 2, got {tuple(rewards.shape)}")
+    checks.finite("rewards", rewards)
 
 
 def has_spread(rewards: torch.Tensor) -> torch.Tensor:
@@ -36,6 +47,9 @@ def has_spread(rewards: torch.Tensor) -> torch.Tensor:
 
 def broadcast_to_tokens(adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """adv [B, G] -> [B, G, T]: every token of o_i gets A_i; padding gets 0."""
+    checks.tensor("adv", adv, "[B, G]", "float")
+    checks.tensor("mask", mask, "[B, G, T]", "bool")
     if adv.shape != mask.shape[:2]:
         raise ValueError(f"adv {tuple(adv.shape)} does not match mask {tuple(mask.shape)} in [B, G]")
-    return adv[..., None] * mask
+    checks.finite("adv", adv)
+    return torch.where(mask, adv[..., None], 0.0)

@@ -15,6 +15,10 @@ reaches the tokens up to its end and none after. A completion of K steps thus su
 K normalized rewards on its first tokens, about K times an outcome advantage: compare
 the two on one colour scale, knowing that.
 
+Padding step slots (``step_mask`` False) may hold anything: they are selected away with
+``torch.where`` before any arithmetic, so even a NaN there changes nothing. Real step rewards
+must be finite.
+
 Deviations from the paper: the std / eps / zero-spread conventions of ``step3_group_norm``
 (sample std, eps added, a group with all step rewards equal gets exactly 0).
 """
@@ -23,21 +27,32 @@ from __future__ import annotations
 
 import torch
 
+from .. import checks
 
-def normalize_step_rewards(step_rewards: torch.Tensor, step_mask: torch.Tensor, eps: float = 1e-4):
-    """[B, G, S] -> [B, G, S], normalized over the G * S real steps of each prompt; 0 on padding."""
-    if step_rewards.shape != step_mask.shape or step_rewards.dim() != 3:
+
+def _check_steps(step_rewards: torch.Tensor, step_mask: torch.Tensor, eps: float) -> None:
+    checks.tensor("step_rewards", step_rewards, "[B, G, S]", "float")
+    checks.tensor("step_mask", step_mask, "[B, G, S]", "bool")
+    if step_rewards.shape != step_mask.shape:
         raise ValueError(
             f"step_rewards {tuple(step_rewards.shape)} and step_mask {tuple(step_mask.shape)} "
             "must both be [B, G, S]"
         )
-    m = step_mask.float()
-    count = m.sum(dim=(1, 2), keepdim=True)
+    checks.number("eps", eps, low=0)
+    checks.finite("step_rewards", step_rewards, step_mask)
+
+
+def normalize_step_rewards(step_rewards: torch.Tensor, step_mask: torch.Tensor, eps: float = 1e-4):
+    """[B, G, S] -> [B, G, S], normalized over the G * S real steps of each prompt; 0 on padding."""
+    _check_steps(step_rewards, step_mask, eps)
+    count = step_mask.sum(dim=(1, 2), keepdim=True)
     if (count < 2).any():
         raise ValueError("every group needs at least two steps in all to normalize over")
-    mean = (step_rewards * m).sum(dim=(1, 2), keepdim=True) / count
-    var = (((step_rewards - mean) * m) ** 2).sum(dim=(1, 2), keepdim=True) / (count - 1)
-    normalized = (step_rewards - mean) / (var.sqrt() + eps) * m
+    real = torch.where(step_mask, step_rewards, 0.0)  # selected, not multiplied: 0 * NaN would be NaN
+    mean = real.sum(dim=(1, 2), keepdim=True) / count
+    centered = torch.where(step_mask, step_rewards - mean, 0.0)
+    var = (centered**2).sum(dim=(1, 2), keepdim=True) / (count - 1)
+    normalized = centered / (var.sqrt() + eps)
     masked_max = step_rewards.masked_fill(~step_mask, -torch.inf).amax(dim=(1, 2), keepdim=True)
     masked_min = step_rewards.masked_fill(~step_mask, torch.inf).amin(dim=(1, 2), keepdim=True)
     return torch.where(masked_max > masked_min, normalized, torch.zeros_like(normalized))
@@ -54,11 +69,14 @@ def process_advantages(
 
     step_ends holds index(j), the token index in [0, T) where step j ends.
     """
+    _check_steps(step_rewards, step_mask, eps)
+    checks.tensor("step_ends", step_ends, "[B, G, S]", "int")
     if step_ends.shape != step_rewards.shape:
         raise ValueError(f"step_ends {tuple(step_ends.shape)} must match step_rewards {tuple(step_rewards.shape)}")
+    T = checks.integer("T", T, low=1)
     if ((step_ends < 0) | (step_ends >= T))[step_mask].any():
         raise ValueError(f"step_ends must lie in [0, {T})")
     normalized = normalize_step_rewards(step_rewards, step_mask, eps)  # [B, G, S]
     t = torch.arange(T, device=step_ends.device)
     ends_at_or_after = step_ends[..., None, :] >= t[:, None]  # [B, G, T, S]: index(j) >= t
-    return (ends_at_or_after * normalized[..., None, :]).sum(-1)
+    return torch.where(ends_at_or_after, normalized[..., None, :], 0.0).sum(-1)

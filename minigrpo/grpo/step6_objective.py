@@ -14,12 +14,24 @@ from __future__ import annotations
 
 import torch
 
+from .. import checks
 from ..masked import completion_mean
 
 
 def grpo_objective(surrogate: torch.Tensor, kl: torch.Tensor, mask: torch.Tensor, kl_coef: float) -> torch.Tensor:
     """J(theta), a scalar, from the per-token surrogate (step 4) and KL (step 5): all [B, G, T]."""
+    check_objective_inputs(surrogate, kl, mask, kl_coef)
+    return completion_mean(surrogate - kl_coef * kl, mask).mean()
+
+
+def check_objective_inputs(surrogate: torch.Tensor, kl: torch.Tensor, mask: torch.Tensor, kl_coef: float) -> None:
+    """All [B, G, T], finite on the real tokens (padding may hold anything), and beta a finite number >= 0."""
+    checks.tensor("surrogate", surrogate, "[B, G, T]", "float")
+    checks.tensor("kl", kl, "[B, G, T]", "float")
+    checks.tensor("mask", mask, "[B, G, T]", "bool")
     if not surrogate.shape == kl.shape == mask.shape:
         raise ValueError(f"surrogate {tuple(surrogate.shape)}, kl {tuple(kl.shape)} and mask {tuple(mask.shape)} "
                          "must match")
-    return completion_mean(surrogate - kl_coef * kl, mask).mean()
+    checks.number("kl_coef", kl_coef, low=0)
+    checks.finite("surrogate", surrogate, mask)
+    checks.finite("kl", kl, mask)

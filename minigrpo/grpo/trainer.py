@@ -39,23 +39,30 @@ from ..grpo.step6_objective import grpo_objective
 from ..masked import whiten
 from ..metrics import clip_fraction, step_metrics
 from ..model import GPT, frozen_copy
+from ..resume import Checkpoints, TrainingState
 from ..rewards import outcome_reward, step_rewards
 from ..task import Problem
 
 
 def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Problem], log=None,
-               progress: bool = True) -> GPT:
-    """Run ``cfg.steps`` GRPO steps on ``policy`` in place; ``log(record)`` gets each step's metrics."""
+               progress: bool = True, checkpoints: Checkpoints | None = None) -> GPT:
+    """Run ``cfg.steps`` GRPO steps on ``policy`` in place; ``log(record)`` gets each step's metrics.
+
+    ``checkpoints`` (resume.py) restore a stopped run and save the state to resume from; with or without
+    them, the loop stops at the first non-finite loss or gradient norm."""
     log = log or (lambda record: None)
+    checkpoints = checkpoints or Checkpoints()
     device = next(policy.parameters()).device
     torch.manual_seed(cfg.seed)
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     prompt_rng = random.Random(cfg.seed)
     reference = frozen_copy(policy)  # pi_ref
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
-    log({"step": 0, "test_accuracy": greedy_accuracy(policy, test)["accuracy"]})
+    state = TrainingState(policy, reference, optimizer, generator, prompt_rng)
+    if not checkpoints.resume(state):  # --resume: the state of step k, as a run that never stopped had it
+        log({"step": 0, "test_accuracy": greedy_accuracy(policy, test)["accuracy"]})
 
-    bar = tqdm(range(1, cfg.steps + 1), desc="grpo", disable=not progress)
+    bar = tqdm(range(state.step + 1, cfg.steps + 1), desc="grpo", disable=not progress)
     for step in bar:
         if variants.reference_reset_due(step, cfg.ref_reset_every):  # variant: iterative GRPO
             reference.load_state_dict(policy.state_dict())
@@ -106,5 +113,6 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
         if step % cfg.eval_every == 0 or step == cfg.steps:
             record["test_accuracy"] = greedy_accuracy(policy, test)["accuracy"]
         log(record)
+        checkpoints.step_done(record, state)  # stops at a non-finite loss or gradient norm; saves every few steps
         bar.set_postfix(reward=f"{record['reward_mean']:.2f}", acc=record.get("test_accuracy", "-"))
     return policy

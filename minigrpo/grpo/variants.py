@@ -35,14 +35,16 @@ from __future__ import annotations
 
 import torch
 
+from .. import checks
 from ..config import GRPOConfig
 from ..masked import completion_mean, token_mean
 from ..rewards import COMPONENTS
 from .step1_sampling import Group
 from .step2_reward import score_outcomes
-from .step3_group_norm import group_advantages, has_spread
+from .step3_group_norm import check_rewards, group_advantages, has_spread
+from .step4_ratio_clip import check_surrogate_inputs
 from .step5_kl import k1_penalized_rewards, kl_k2, kl_k3, kl_k3_ratio
-from .step6_objective import grpo_objective
+from .step6_objective import check_objective_inputs, grpo_objective
 
 
 def changes_advantages(cfg: GRPOConfig) -> bool:
@@ -74,6 +76,8 @@ def advantages(group: Group, rewards: torch.Tensor, cfg: GRPOConfig, ref_logp: t
 
 def rescaled_advantages(rewards: torch.Tensor, eps: float, baseline: str, scale: str) -> torch.Tensor:
     """(r_i - b_i) / s with b_i the group "mean" or "leave_one_out", s the "group" or "batch" std + eps, or "none"."""
+    check_rewards(rewards)
+    checks.number("eps", eps, low=0)
     G = rewards.shape[1]
     if baseline == "mean":
         adv = rewards - rewards.mean(dim=1, keepdim=True)
@@ -98,9 +102,12 @@ def gdpo_advantages(components: torch.Tensor, weights: torch.Tensor, eps: float 
     (0, 2) twice (0, 1). The batch mean of the paper's Eq. 6 is not subtracted: each group's
     S_i sum to zero, so it is zero up to rounding, and a group with no signal stays exactly 0.
     """
+    checks.tensor("components", components, "[B, G, K]", "float")
+    checks.tensor("weights", weights, "[K]", "float")
     if components.dim() != 3 or weights.shape != components.shape[-1:]:
         raise ValueError(f"components must be [B, G, K] and weights [K], got {tuple(components.shape)} "
                          f"and {tuple(weights.shape)}")
+    checks.finite("weights", weights)
     per_component = torch.stack([group_advantages(components[..., k], eps) for k in range(len(weights))], -1)
     summed = (per_component * weights).sum(-1)
     return torch.where(summed == 0, 0.0, summed / (summed.std() + eps))  # no spread anywhere: 0, not 0/0
@@ -112,6 +119,12 @@ def sequence_ratio(logp: torch.Tensor, old_logp: torch.Tensor, mask: torch.Tenso
     A geometric mean of the token ratios, so it stays much closer to 1 than they do: the paper
     clips it at 1 - 3e-4 and 1 + 4e-4. Clipped, the whole completion stops contributing.
     """
+    checks.tensor("logp", logp, "[B, G, T]", "float")
+    checks.tensor("old_logp", old_logp, "[B, G, T]", "float")
+    checks.tensor("mask", mask, "[B, G, T]", "bool")
+    checks.same_shape(logp=logp, old_logp=old_logp, mask=mask)
+    checks.finite("logp", logp, mask)
+    checks.finite("old_logp", old_logp, mask)
     mean_log_ratio = completion_mean(logp - old_logp, mask)[..., None]  # [B, G, 1]
     return torch.where(mask, torch.exp(mean_log_ratio), 0.0)
 
@@ -121,6 +134,7 @@ def clip_higher_surrogate(ratio: torch.Tensor, adv: torch.Tensor, clip_eps: floa
 
     A separate upper bound lets unlikely tokens with A > 0 grow further before the clip stops them.
     """
+    check_surrogate_inputs(ratio, adv, clip_eps=clip_eps, clip_eps_high=clip_eps_high)
     return torch.minimum(ratio * adv, torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps_high) * adv)
 
 
@@ -156,6 +170,7 @@ def aggregated_objective(surrogate, kl, mask, kl_coef: float, how: str, max_len:
     surrogate, kl, mask [B, G, T] -> a scalar; ``max_len`` is L_max, the generation budget.
     Both match TRL's GRPOTrainer ``loss_type`` of the same name for one process and one micro-batch.
     """
+    check_objective_inputs(surrogate, kl, mask, kl_coef)
     per_token = surrogate - kl_coef * kl
     if how == "dapo":
         return token_mean(per_token, mask)

@@ -33,6 +33,7 @@ from ..grpo.step5_kl import kl_k3
 from ..masked import completion_mean, whiten
 from ..metrics import clip_fraction, step_metrics
 from ..model import GPT, frozen_copy
+from ..resume import Checkpoints, TrainingState
 from ..rewards import outcome_reward
 from ..task import Problem
 from .critic import Critic, completion_values
@@ -42,9 +43,13 @@ from .value_loss import clipped_value_loss, critic_metrics
 
 
 def train_ppo(policy: GPT, cfg: PPOConfig, train: list[Problem], test: list[Problem], log=None,
-              progress: bool = True) -> Critic:
-    """Run ``cfg.steps`` PPO steps on ``policy`` in place; ``log(record)`` gets each step's metrics. Returns V."""
+              progress: bool = True, checkpoints: Checkpoints | None = None) -> Critic:
+    """Run ``cfg.steps`` PPO steps on ``policy`` in place; ``log(record)`` gets each step's metrics. Returns V.
+
+    ``checkpoints`` (resume.py) restore a stopped run and save the state to resume from; with or without
+    them, the loop stops at the first non-finite loss or gradient norm."""
     log = log or (lambda record: None)
+    checkpoints = checkpoints or Checkpoints()
     device = next(policy.parameters()).device
     torch.manual_seed(cfg.seed)
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -53,9 +58,11 @@ def train_ppo(policy: GPT, cfg: PPOConfig, train: list[Problem], test: list[Prob
     critic = Critic.from_policy(policy)  # V
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
     critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=cfg.critic_lr, weight_decay=0.0)
-    log({"step": 0, "test_accuracy": greedy_accuracy(policy, test)["accuracy"]})
+    state = TrainingState(policy, reference, optimizer, generator, prompt_rng, critic, critic_optimizer)
+    if not checkpoints.resume(state):  # --resume: the state of step k, as a run that never stopped had it
+        log({"step": 0, "test_accuracy": greedy_accuracy(policy, test)["accuracy"]})
 
-    bar = tqdm(range(1, cfg.steps + 1), desc="ppo", disable=not progress)
+    bar = tqdm(range(state.step + 1, cfg.steps + 1), desc="ppo", disable=not progress)
     for step in bar:
         start = time.perf_counter()
         problems = prompt_rng.sample(train, cfg.prompts_per_step)
@@ -95,5 +102,6 @@ def train_ppo(policy: GPT, cfg: PPOConfig, train: list[Problem], test: list[Prob
         if step % cfg.eval_every == 0 or step == cfg.steps:
             record["test_accuracy"] = greedy_accuracy(policy, test)["accuracy"]
         log(record)
+        checkpoints.step_done(record, state)  # stops at a non-finite loss or gradient norm; saves every few steps
         bar.set_postfix(reward=f"{record['reward_mean']:.2f}", acc=record.get("test_accuracy", "-"))
     return critic

@@ -17,8 +17,8 @@ from .token_credit import first_slips, token_credit
 
 def draw_figures(grpo_run: Path, ppo_run: Path, out: Path, seed: int) -> list[Path]:
     """Learning curves of ``grpo_run``; with a finished ``ppo_run`` also GRPO vs PPO, accuracy vs time, token strips."""
-    out.mkdir(parents=True, exist_ok=True)
     grpo = read_metrics(grpo_run / "metrics.jsonl")
+    out.mkdir(parents=True, exist_ok=True)
     written = [plot_learning_curves(grpo, out / "grpo_learning_curves.png")]
     if (ppo_run / "critic.pt").is_file():
         runs = {"GRPO": grpo, "PPO": read_metrics(ppo_run / "metrics.jsonl")}
