@@ -1,11 +1,11 @@
 # Two commands do everything (each creates .venv on first use):
 #   make run    warm-start check + GRPO on the CPU, then the learning-curve figure
-#   make test   lint, unit tests and every notebook
+#   make test   lint, unit tests, every notebook, and the bug zoo (every planted bug must be caught)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test compare bench variants sweep figures warmstart data
+.PHONY: run test exercise compare bench bugzoo variants sweep figures warmstart data
 
 $(VENV)/installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ sweep: $(VENV)/installed
 bench: $(VENV)/installed
 	$(PY) -m minigrpo bench
 
+# Plant each real-world bug of minigrpo/bugzoo/catalogue.py in a temporary copy of the package and run the tests
+# that should catch it; fails if one survives. About a minute on 2 cores.
+bugzoo: $(VENV)/installed
+	$(PY) -m minigrpo bugzoo
+
 # The README's variants table: 150 GRPO steps per variant from the same warm start and seed.
 # Each run prints its accuracy before/after as its last line; runs/variants/NAME holds its metrics.
 VARIANT_STEPS ?= 150
@@ -68,6 +73,12 @@ variants: $(VENV)/installed
 test: $(VENV)/installed
 	$(PY) -m ruff check .
 	$(PY) -m pytest --nbmake --nbmake-timeout=1200 tests $(wildcard notebooks/*.ipynb)
+	$(PY) -m minigrpo bugzoo
+
+# Grade your version of a step (minigrpo/exercises/NAME.py) with that step's tests: make exercise NAME=gae
+exercise: $(VENV)/installed
+	tests=$$($(PY) -c "from minigrpo.exercises import tests_for; print(tests_for('$(NAME)'))") && \
+	  $(PY) -m pytest $$tests --student $(NAME)
 
 # Rebuild what data/ ships: the splits byte for byte; a warm start like the shipped one (README, Results:
 # today's code rounds differently, 0.452 instead of 0.428 on an AMD EPYC, and overwrites data/warmstart.pt).

@@ -1,8 +1,7 @@
-"""Command line: python -m minigrpo {data,warmup,grpo,ppo,eval,bench,figures} [options].
+"""Command line: python -m minigrpo {data,warmup,grpo,ppo,eval,bench,sweep,figures,bugzoo} [options].
 
-Every config field is a flag (``group_size`` -> ``--group-size``) with its help line from
-``config.py``. A command imports what it needs when it runs, so ``--help`` loads neither
-torch nor the benchmark's platform-specific modules.
+Every config field is a flag (``group_size`` -> ``--group-size``) with its help line from ``config.py``. A command
+imports what it needs when it runs, so ``--help`` loads neither torch nor the benchmark's platform-specific modules.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
+from .bugzoo.cli import add_command as add_bugzoo_command
 from .config import QUICK, BenchConfig, GRPOConfig, ModelConfig, PPOConfig, TaskConfig, WarmupConfig, default_of
 from .task import DATA_DIR
 
@@ -230,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for the completions of the token-credit figure")
     p.add_argument("--out", default=str(FIGURES_DIR), help="folder to write the PNGs into")
     p.set_defaults(func=cmd_figures)
+    add_bugzoo_command(sub)
     return parser
 
 
@@ -238,12 +239,11 @@ def main(argv=None) -> int:
     error or a diverged run, 130 Ctrl-C. A run folder adds a note: where its last checkpoint is (resume.py)."""
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        return args.func(args) or 0  # a command may return its own exit code (bugzoo: 1 if a bug survives)
     except (ValueError, OSError, FloatingPointError, KeyboardInterrupt) as err:
         message = "; ".join([str(err) or "interrupted", *getattr(err, "__notes__", [])])
         print("error: " + " ".join(message.split()), file=sys.stderr)
         return 2 if isinstance(err, ValueError) else 130 if isinstance(err, KeyboardInterrupt) else 1
-    return 0
 
 
 if __name__ == "__main__":

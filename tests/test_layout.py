@@ -30,11 +30,11 @@ def imports(path: Path) -> set[str]:
 
 
 def kind(name: str) -> str:
-    """root, grpo step, grpo loop (trainer, variants), ppo, tooling (viz, bench) or cli."""
+    """root, grpo step, grpo loop (trainer, variants), ppo, tooling (viz, bench, exercises, bugzoo) or cli."""
     parts = name.split(".")
     if name == "minigrpo.__main__":
         return "cli"
-    if len(parts) == 1 or parts[1] not in ("grpo", "ppo", "viz", "bench"):
+    if len(parts) == 1 or parts[1] not in ("grpo", "ppo", "viz", "bench", "exercises", "bugzoo"):
         return "root"
     if parts[1] == "grpo":
         return "grpo step" if len(parts) == 2 or parts[2].startswith("step") else "grpo loop"

@@ -4,12 +4,14 @@ import copy
 import inspect
 
 import pytest
+import torch
 
 import minigrpo.grpo.trainer as grpo_trainer
 import minigrpo.ppo.trainer as ppo_trainer
 from minigrpo import grpo
 from minigrpo.config import PPOConfig
 from minigrpo.ppo.trainer import train_ppo
+from minigrpo.task import parse_problem
 
 
 def run(model, train, steps=3):
@@ -55,3 +57,27 @@ def test_same_seed_same_metrics(easy_warm_start):
 def test_bad_ppo_config_is_refused_by_name(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         PPOConfig(**bad)
+
+
+def test_the_value_clip_is_anchored_at_the_sampling_time_values(tiny_model, monkeypatch):
+    # V_old must be the critic's values when the batch was sampled, at every inner step. Recomputed from the
+    # current critic instead, V - V_old is always 0 and the clip never acts (tf-agents #352). The fresh critic's
+    # head is zero, so at the first step V_old is exactly 0 everywhere: an anchor computed without the trainer.
+    calls = []
+
+    def recording(values, old_values, returns, mask, clip_eps):
+        calls.append((values.detach().clone(), old_values.clone(), mask))
+        return real(values, old_values, returns, mask, clip_eps)
+
+    real = ppo_trainer.clipped_value_loss
+    monkeypatch.setattr(ppo_trainer, "clipped_value_loss", recording)
+    monkeypatch.setattr(ppo_trainer, "outcome_reward", lambda problem, completion: 1.0)  # returns != 0: V moves
+    problems = [parse_problem("1+2-3"), parse_problem("45-6+78")]
+    cfg = PPOConfig(steps=1, prompts_per_step=2, group_size=2, num_inner_steps=3, max_new_tokens=6,
+                    critic_lr=1e-2, value_clip_eps=0.01, eval_every=1000)
+    train_ppo(tiny_model, cfg, problems, problems[:1], progress=False)
+    assert len(calls) == 3
+    for _, old_values, _ in calls:
+        assert torch.equal(old_values, torch.zeros_like(old_values))
+    values, old_values, mask = calls[-1]
+    assert (values - old_values)[mask].abs().max() > cfg.value_clip_eps  # the critic moved past the clip

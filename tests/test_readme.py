@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+from minigrpo.bugzoo import BUGS
 from minigrpo.sweep import method_rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +40,18 @@ def credit_table() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"loop diff": lambda: f"```diff\n{loop_diff()}\n```", "credit table": credit_table}
+def bug_table() -> str:
+    """The README's catalogue of the bug zoo, from minigrpo/bugzoo/catalogue.py."""
+    lines = ["| bug | what it does (first sentence) | found in | planted against |", "|---|---|---|---|"]
+    for bug in BUGS:
+        first = bug.description.split(". ")[0].rstrip(".").replace("|", "\\|") + "."  # a bare | ends a cell
+        where = bug.source.removeprefix("https://github.com/")
+        tests = ", ".join(f"`{t.removeprefix('tests/')}`" for t in bug.tests)
+        lines.append(f"| `{bug.name}` | {first} | [{where}]({bug.source}) | {tests} |")
+    return "\n".join(lines)
+
+
+BLOCKS = {"loop diff": lambda: f"```diff\n{loop_diff()}\n```", "credit table": credit_table, "bug zoo": bug_table}
 
 
 def test_the_readme_shows_the_current_credit_table():
@@ -47,6 +59,13 @@ def test_the_readme_shows_the_current_credit_table():
     shown = re.search(r"<!-- credit table start -->\n(.*?)\n<!-- credit table end -->", readme, re.S)
     assert shown, "README: the credit table block is missing"
     assert shown.group(1) == credit_table(), "README: regenerate the credit table (python tests/test_readme.py)"
+
+
+def test_the_readme_shows_the_current_bug_zoo():
+    readme = (ROOT / "README.md").read_text()
+    shown = re.search(r"<!-- bug zoo start -->\n(.*?)\n<!-- bug zoo end -->", readme, re.S)
+    assert shown, "README: the bug zoo block is missing"
+    assert shown.group(1) == bug_table(), "README: regenerate the bug zoo table (python tests/test_readme.py)"
 
 
 def test_the_readme_shows_the_current_diff_of_the_two_loops():

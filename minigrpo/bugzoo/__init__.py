@@ -1,0 +1,12 @@
+"""The bug zoo: real mistakes from published GRPO/PPO code, each planted in a copy of this package.
+
+``catalogue.BUGS`` lists them: where each was found, what it does to training, the exact text
+that plants it, and the tests expected to catch it. ``run.run_zoo`` plants each one in a
+temporary copy, runs those tests, and prints which test caught it (``python -m minigrpo bugzoo``).
+A bug that survives means a missing test: the zoo is the suite's own test.
+"""
+
+from .catalogue import BUGS, Bug
+from .run import format_catalogue, run_zoo
+
+__all__ = ["BUGS", "Bug", "format_catalogue", "run_zoo"]
