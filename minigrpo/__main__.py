@@ -1,4 +1,4 @@
-"""Command line: python -m minigrpo {data,warmup,grpo,ppo,eval,bench,sweep,figures,bugzoo} [options].
+"""Command line: python -m minigrpo {data,warmup,grpo,ppo,reward-model,eval,bench,sweep,figures,bugzoo} [options].
 
 Every config field is a flag (``group_size`` -> ``--group-size``) with its help line from ``config.py``. A command
 imports what it needs when it runs, so ``--help`` loads neither torch nor the benchmark's platform-specific modules.
@@ -13,46 +13,13 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from .bugzoo.cli import add_command as add_bugzoo_command
-from .config import QUICK, BenchConfig, GRPOConfig, ModelConfig, PPOConfig, TaskConfig, WarmupConfig, default_of
+from .config import QUICK, BenchConfig, GRPOConfig, ModelConfig, PPOConfig, TaskConfig, WarmupConfig
+from .learned_rewards.cli import add_command as add_reward_model_command
+from .options import add_config_flags, add_out_flags, config_from
 from .task import DATA_DIR
 
 DEFAULT_INIT = DATA_DIR / "warmstart.pt"
 FIGURES_DIR = Path(__file__).resolve().parent.parent / "figures"
-
-
-def parse_weights(text: str) -> dict[str, float]:
-    """'correct=1,format=0.5' -> {'correct': 1.0, 'format': 0.5}; the config then checks names and values."""
-    weights = {}
-    for item in text.split(","):
-        name, sep, value = item.partition("=")
-        try:
-            weight = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected name=weight pairs joined by commas, got {text!r}") from None
-        if not sep or name.strip() in weights:
-            raise argparse.ArgumentTypeError(f"expected name=weight pairs, each name once, got {text!r}")
-        weights[name.strip()] = weight
-    return weights
-
-
-def add_config_flags(parser: argparse.ArgumentParser, cls) -> None:
-    """One flag per field of ``cls``, typed by its annotation, with its help line and default."""
-    group = parser.add_argument_group(cls.__name__, cls.__doc__.splitlines()[0])
-    for f in fields(cls):
-        flag, default = "--" + f.name.replace("_", "-"), default_of(f)
-        if f.type == "bool":
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
-                               help=f"{f.metadata['help']} (default: {default})")
-        else:
-            kind = {"int": int, "float": float, "str": str, "dict[str, float]": parse_weights}[f.type]
-            shown = ",".join(f"{k}={v:g}" for k, v in default.items()) if isinstance(default, dict) else default
-            within = f"; in {f.metadata['within']}" if f.metadata.get("within") else ""
-            group.add_argument(flag, dest=f.name, type=kind, default=default, metavar=f.name.upper(),
-                               help=f"{f.metadata['help']} (default: {shown}{within})")
-
-
-def config_from(cls, args: argparse.Namespace):
-    return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
 
 
 def cmd_data(args) -> None:
@@ -96,6 +63,11 @@ def cmd_train(args) -> None:
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     policy, _ = load_checkpoint(args.init, device=device)
+    reward_model = None
+    if kind == "grpo" and cfg.reward_model:  # a learned reward model instead of the verifier
+        from .learned_rewards.cli import load_reward_model
+
+        reward_model = load_reward_model(cfg, device)
     train, test = load_split("train", args.data, at_least=cfg.prompts_per_step), load_split("test", args.data)
     check_fits(policy.cfg, train + test, cfg.max_new_tokens, f"checkpoint {args.init}")
     if args.save_every < 1:
@@ -105,7 +77,7 @@ def cmd_train(args) -> None:
         if kind == "grpo":
             from .grpo.trainer import train_grpo
 
-            train_grpo(policy, cfg, train, test, log=run.log, checkpoints=checkpoints)
+            train_grpo(policy, cfg, train, test, log=run.log, checkpoints=checkpoints, reward_model=reward_model)
         else:
             from .ppo.trainer import train_ppo
 
@@ -160,19 +132,6 @@ def cmd_sweep(args) -> None:
     print(json.dumps({"summary": str(out)}))
 
 
-def add_out_flags(parser: argparse.ArgumentParser, default: str, resumable: bool) -> None:
-    """--out, written transactionally (runtime.RunFolder); for training also --resume and --save-every."""
-    parser.add_argument("--out", default=default, help="run folder (config.json, metrics.jsonl, policy.pt), written "
-                        "as <out>.partial and moved to <out> only when the run finishes")
-    parser.add_argument("--overwrite", action="store_true", help="replace the run in --out once this one finishes; "
-                        "discard a stopped one in <out>.partial")
-    if resumable:
-        parser.add_argument("--resume", action="store_true", help="continue the stopped run in <out>.partial from "
-                            "its last checkpoint, up to --steps (other flags as the run started)")
-        parser.add_argument("--save-every", type=int, default=25, metavar="N",
-                            help="steps between the checkpoints that --resume continues from (default: 25)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m minigrpo", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -200,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_out_flags(p, f"runs/{name}", resumable=True)
         p.set_defaults(func=cmd_train)
 
+    add_reward_model_command(sub, [init_flag, data_flag])
+
     p = sub.add_parser("eval", help="greedy accuracy of a checkpoint; last line is JSON")
     p.add_argument("--checkpoint", default=str(DEFAULT_INIT), help="the checkpoint to evaluate")
     p.add_argument("--split", default="test", choices=["train", "test"], help="which split to evaluate on")
@@ -217,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("sweep", help="train a plan's methods for several seeds, resumably; summary JSON in --out")
-    p.add_argument("plan", help="'credit' (GRPO outcome/process, PPO, VinePPO), 'step_label_noise' or 'kl_estimators'")
+    p.add_argument("plan", help="'credit' (GRPO outcome/process, PPO, VinePPO), 'step_label_noise', 'kl_estimators' "
+                   "or 'reward_models' (GRPO on data/orm.pt, data/prm.pt)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="RL seeds, each from the same warm start")
     p.add_argument("--runs", default="runs/sweeps", help="folder of the run folders (<plan>/<name>/seed<N>)")
     p.add_argument("--out", default=None, help="summary JSON (default data/sweeps/<plan>.json)")

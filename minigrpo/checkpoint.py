@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
-from .config import ModelConfig, from_dict
+from .config import ModelConfig
 from .model import GPT
+from .options import from_dict
 from .tokenizer import VOCAB_SIZE
 
 FORMAT = "minigrpo-checkpoint-v1"

@@ -5,43 +5,11 @@ symbols follow the glossary in ``minigrpo/__init__.py``."""
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, Field, dataclass, field, fields
+from dataclasses import dataclass, fields
+
+from .options import check, check_floats, check_positive, default_of, option
 
 DEVICES = ("auto", "cpu", "cuda")
-
-
-def option(default, help: str, within: str | None = None):
-    """A config field with the one line that ``--help`` prints for it; ``within`` is a float's range, e.g. '(0, 1]'."""
-    metadata = {"help": help, "within": within}
-    if isinstance(default, dict):
-        return field(default_factory=lambda: dict(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-def default_of(f: Field):
-    """A field's default value, whether given directly or by a factory."""
-    return f.default_factory() if f.default is MISSING else f.default
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
-
-
-def _check_positive(cfg, *names: str) -> None:
-    for name in names:
-        _check(getattr(cfg, name) > 0, f"{name} must be positive, got {getattr(cfg, name)}")
-
-
-def _check_floats(cfg) -> None:
-    """Every float field is a finite number in its range ``within`` ('(0, 1]' is 0 < value <= 1). Finite first:
-    inf passes 'lr > 0' ('1e400' parses as inf), and nan fails every test but says nothing."""
-    for f in (f for f in fields(cfg) if f.type == "float"):
-        value, within = getattr(cfg, f.name), f.metadata["within"]
-        _check(type(value) in (int, float) and math.isfinite(value), f"{f.name} must be a finite number, got {value!r}")
-        low, high = (float(bound) for bound in within[1:-1].split(","))
-        _check((low < value if within[0] == "(" else low <= value) and (value < high if within[-1] == ")"
-               else value <= high), f"{f.name} must be in {within}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -56,11 +24,11 @@ class TaskConfig:
     seed: int = option(0, "seed of the random problems")
 
     def __post_init__(self):
-        _check(2 <= self.num_operands <= 6, f"num_operands must be in [2, 6], got {self.num_operands}")
-        _check(1 <= self.digits <= 4, f"digits must be in [1, 4], got {self.digits}")
-        _check(len(self.operators) > 0 and set(self.operators) <= set("+-*"),
+        check(2 <= self.num_operands <= 6, f"num_operands must be in [2, 6], got {self.num_operands}")
+        check(1 <= self.digits <= 4, f"digits must be in [1, 4], got {self.digits}")
+        check(len(self.operators) > 0 and set(self.operators) <= set("+-*"),
                f"operators must be a non-empty subset of '+-*', got {self.operators!r}")
-        _check(self.n_train > 0 and self.n_test > 0, "n_train and n_test must be positive")
+        check(self.n_train > 0 and self.n_test > 0, "n_train and n_test must be positive")
 
 
 @dataclass(frozen=True)
@@ -74,8 +42,8 @@ class ModelConfig:
     n_embd: int = option(128, "width d of the residual stream")
 
     def __post_init__(self):
-        _check_positive(self, "vocab_size", "block_size", "n_layer")
-        _check(self.n_head > 0 and self.n_embd % self.n_head == 0,
+        check_positive(self, "vocab_size", "block_size", "n_layer")
+        check(self.n_head > 0 and self.n_embd % self.n_head == 0,
                f"n_embd ({self.n_embd}) must be a positive multiple of n_head ({self.n_head})")
 
 
@@ -92,9 +60,9 @@ class WarmupConfig:
     device: str = option("auto", "'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
 
     def __post_init__(self):
-        _check_floats(self)
-        _check_positive(self, "steps", "batch_size", "eval_every")
-        _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
+        check_floats(self)
+        check_positive(self, "steps", "batch_size", "eval_every")
+        check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
 
 
 @dataclass(frozen=True)
@@ -116,10 +84,10 @@ class RLConfig:
     device: str = option("auto", "'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
 
     def __post_init__(self):
-        _check_floats(self)
-        _check_positive(self, "steps", "prompts_per_step", "group_size", "num_inner_steps", "max_new_tokens",
+        check_floats(self)
+        check_positive(self, "steps", "prompts_per_step", "group_size", "num_inner_steps", "max_new_tokens",
                         "eval_every")
-        _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
+        check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
 
 
 # The choices of GRPOConfig's variant switches; tests check they match the functions that take them.
@@ -166,37 +134,42 @@ class GRPOConfig(RLConfig):
     ref_reset_every: int = option(0, "variant: iterative GRPO, pi_ref <- pi_theta every this many steps; 0: never")
     kl_estimator: str = option("k3", "variant: KL in the loss, 'k3' (Eq. 4), 'k2', 'k3_ratio' (TRL's default), or "
                                      "'k1_reward' (k1 in the reward, none in the loss)")
+    reward_model: str = option("", "a learned reward model's checkpoint scores instead of the verifier: an outcome "
+                                   "model for supervision 'outcome', a process one for 'process'")
 
     def __post_init__(self):
         super().__post_init__()
-        _check(self.group_size >= 2, f"group_size must be at least 2 (one has no baseline), got {self.group_size}")
-        _check(self.mc_samples >= 2, f"mc_samples must be at least 2 (a standard error needs 2), got {self.mc_samples}")
+        check(self.group_size >= 2, f"group_size must be at least 2 (one has no baseline), got {self.group_size}")
+        check(self.mc_samples >= 2, f"mc_samples must be at least 2 (a standard error needs 2), got {self.mc_samples}")
         for name, choices in [("baseline", BASELINES), ("adv_scale", ADV_SCALES), ("aggregation", AGGREGATIONS),
                               ("ratio_level", RATIO_LEVELS), ("multi_reward_norm", MULTI_REWARD_NORMS),
                               ("supervision", SUPERVISIONS), ("process_scale", PROCESS_SCALES),
                               ("kl_estimator", KL_ESTIMATORS)]:
             value = getattr(self, name)
-            _check(value in choices, f"{name} must be one of {choices}, got {value!r}")
-        _check(
+            check(value in choices, f"{name} must be one of {choices}, got {value!r}")
+        check(
             isinstance(self.reward_weights, dict) and len(self.reward_weights) > 0
             and all(name in REWARD_COMPONENTS for name in self.reward_weights)
             and all(isinstance(w, (int, float)) and math.isfinite(w) and w > 0 for w in self.reward_weights.values()),
             f"reward_weights must map names from {REWARD_COMPONENTS} to positive weights, got {self.reward_weights!r}",
         )
-        _check(self.ref_reset_every >= 0, f"ref_reset_every must be >= 0 (0: never), got {self.ref_reset_every}")
-        _check(self.ref_reset_every == 0 or self.kl_coef > 0,
+        check(self.ref_reset_every >= 0, f"ref_reset_every must be >= 0 (0: never), got {self.ref_reset_every}")
+        check(self.ref_reset_every == 0 or self.kl_coef > 0,
                "ref_reset_every needs kl_coef > 0: without the KL term there is no reference policy to reset")
-        _check(self.kl_estimator != "k1_reward" or (self.supervision, self.multi_reward_norm) == ("outcome", "sum"),
+        check(self.kl_estimator != "k1_reward" or (self.supervision, self.multi_reward_norm) == ("outcome", "sum"),
                "kl_estimator='k1_reward' penalizes the outcome reward: it needs supervision='outcome' and "
                "multi_reward_norm='sum'")
         if self.multi_reward_norm == "gdpo":
-            _check((self.baseline, self.adv_scale) == ("mean", "group"),
+            check((self.baseline, self.adv_scale) == ("mean", "group"),
                    "multi_reward_norm='gdpo' sets its own normalization (each component by its group, the sum by the "
                    f"batch): leave baseline='mean' and adv_scale='group', got {self.baseline!r}, {self.adv_scale!r}")
+        check(not self.reward_model or (self.supervision != "monte_carlo" and not self.step_label_noise),
+               "reward_model scores outcomes or steps: it needs supervision 'outcome' or 'process' without "
+               "step_label_noise")
         defaults = {f.name: default_of(f) for f in fields(self)}
         for supervision, own in SUPERVISION_OPTIONS.items():
             changed = [name for name in own if getattr(self, name) != defaults[name]]
-            _check(self.supervision == supervision or not changed,
+            check(self.supervision == supervision or not changed,
                    f"{', '.join(changed)} apply to supervision={supervision!r} only, got "
                    f"supervision={self.supervision!r}: leave them at their defaults")
 
@@ -213,8 +186,40 @@ class PPOConfig(RLConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        _check(isinstance(self.whiten_advantages, bool),
+        check(isinstance(self.whiten_advantages, bool),
                f"whiten_advantages must be True or False, got {self.whiten_advantages!r}")
+
+
+@dataclass(frozen=True)
+class RewardModelConfig:
+    """A learned reward model: warm-start completions labeled automatically, then a classifier trained on them."""
+
+    kind: str = option("outcome", "'outcome': one score per completion (ORM), 'process': one per step (PRM)")
+    label: str = option("hard", "process: a step is 1 if 'hard' any, or 'soft' the fraction, of its continuations "
+                                "reach the right answer")
+    mc_samples: int = option(4, "process: K continuations sampled after every step to label it")
+    prompts: int = option(2048, "training prompts, each sampled samples_per_prompt times from the warm start")
+    samples_per_prompt: int = option(4, "completions per prompt")
+    heldout_prompts: int = option(200, "held-out (test split) prompts whose completions measure the model")
+    steps: int = option(600, "optimizer steps")
+    batch_size: int = option(64, "completions per step")
+    lr: float = option(1e-4, "AdamW learning rate", "(0, 1]")
+    temperature: float = option(1.0, "sampling temperature of the completions and continuations", "[0.001, 1000]")
+    max_new_tokens: int = option(32, "most tokens a completion may have, <eos> included")
+    eval_every: int = option(100, "steps between held-out evaluations")
+    seed: int = option(0, "seed of the prompts drawn, the sampling and the batches")
+    device: str = option("auto", "'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
+
+    def __post_init__(self):
+        check_floats(self)
+        check_positive(self, "prompts", "samples_per_prompt", "heldout_prompts", "steps", "batch_size",
+                        "max_new_tokens", "eval_every")
+        check(self.kind in ("outcome", "process"), f"kind must be 'outcome' or 'process', got {self.kind!r}")
+        check(self.label in ("hard", "soft"), f"label must be 'hard' or 'soft', got {self.label!r}")
+        check(self.kind == "process" or (self.label, self.mc_samples) == ("hard", 4),
+               "label and mc_samples label steps: they apply to kind='process' only")
+        check(self.mc_samples >= 2, f"mc_samples must be at least 2, got {self.mc_samples}")
+        check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
 
 
 @dataclass(frozen=True)
@@ -231,20 +236,12 @@ class BenchConfig:
     device: str = option("cpu", "'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
 
     def __post_init__(self):
-        _check_positive(self, "prompts_per_step", "large_group_size", "repeats", "timing_repeats", "matmul_size")
-        _check(self.group_size >= 2 and self.steps >= 2,
+        check_positive(self, "prompts_per_step", "large_group_size", "repeats", "timing_repeats", "matmul_size")
+        check(self.group_size >= 2 and self.steps >= 2,
                f"group_size and steps must be at least 2, got {self.group_size} and {self.steps}")
-        _check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
+        check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
 
 
 # A smoke test in seconds: every part runs, no number means anything.
 QUICK = BenchConfig(prompts_per_step=2, group_size=2, large_group_size=4, steps=2, repeats=1, timing_repeats=1,
                     matmul_size=64)
-
-
-def from_dict(cls, values: dict):
-    """Build a config dataclass from a dict, refusing unknown keys by name."""
-    unknown = sorted(set(values) - {f.name for f in fields(cls)})
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
-    return cls(**values)

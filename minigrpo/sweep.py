@@ -36,11 +36,17 @@ PLANS = {
         f"grpo_process_noise{p}": ("grpo", ["--supervision", "process", "--step-label-noise", str(p)])
         for p in (0.1, 0.2, 0.3)
     },
+    # GRPO on learned reward models; the verifiers they stand in for are the credit plan's grpo_outcome and
+    # grpo_process, a verifier that errs is step_label_noise's
+    "reward_models": {
+        "grpo_orm": ("grpo", ["--reward-model", "data/orm.pt"]),
+        "grpo_prm": ("grpo", ["--supervision", "process", "--reward-model", "data/prm.pt"]),
+    },
     # the paper's k3 is the credit plan's grpo_outcome
     "kl_estimators": {f"kl_{name}": ("grpo", ["--kl-estimator", name]) for name in ("k2", "k3_ratio", "k1_reward")},
 }
-SERIES = ("reward_mean", "zero_spread_frac", "adv_nonzero_frac", "adv_abs_mean", "kl", "clip_frac",
-          "explained_variance", "value_loss")
+SERIES = ("reward_mean", "learned_reward_mean", "zero_spread_frac", "adv_nonzero_frac", "adv_abs_mean", "kl",
+          "clip_frac", "explained_variance", "value_loss")
 WINDOW = 10  # steps averaged into one point of a summary's series
 
 

@@ -12,14 +12,15 @@ from minigrpo.config import (
     GRPOConfig,
     ModelConfig,
     PPOConfig,
+    RewardModelConfig,
     TaskConfig,
     WarmupConfig,
-    from_dict,
 )
 from minigrpo.grpo.variants import aggregated_objective, rescaled_advantages
+from minigrpo.options import from_dict
 from minigrpo.runtime import resolve_device
 
-CONFIGS = (TaskConfig, ModelConfig, WarmupConfig, GRPOConfig, PPOConfig, BenchConfig)
+CONFIGS = (TaskConfig, ModelConfig, WarmupConfig, GRPOConfig, PPOConfig, RewardModelConfig, BenchConfig)
 
 
 @pytest.mark.parametrize(
@@ -143,6 +144,8 @@ RANGES = {
     **{(cls, "temperature", ()): ([1e-3, 1000.0], [9e-4, 1e-40, 1001.0]) for cls in (GRPOConfig, PPOConfig)},
     **{(cls, "grad_clip", ()): ([1e-6, 1e30], [0.0, -1.0]) for cls in (GRPOConfig, PPOConfig)},
     (GRPOConfig, "adv_eps", ()): ([1e-12, 1.0], [0.0, 1.5]),
+    (RewardModelConfig, "lr", ()): ([1e-9, 1.0], [0.0, 1.01]),
+    (RewardModelConfig, "temperature", ()): ([1e-3, 1000.0], [9e-4, 1001.0]),
     (GRPOConfig, "step_label_noise", tuple(PROCESS.items())): ([0.0, 0.99], [-0.1, 1.0]),
     (GRPOConfig, "clip_eps_high", ()): ([0.0, 0.28], [-0.1, 1.0]),
     (PPOConfig, "critic_lr", ()): ([1e-9, 1.0], [0.0, 2.0]),

@@ -30,15 +30,16 @@ def imports(path: Path) -> set[str]:
 
 
 def kind(name: str) -> str:
-    """root, grpo step, grpo loop (trainer, variants), ppo, tooling (viz, bench, exercises, bugzoo) or cli."""
+    """root, grpo step, grpo loop (trainer, variants), ppo (and learned_rewards beside it), tooling (viz, bench,
+    exercises, bugzoo) or cli."""
     parts = name.split(".")
     if name == "minigrpo.__main__":
         return "cli"
-    if len(parts) == 1 or parts[1] not in ("grpo", "ppo", "viz", "bench", "exercises", "bugzoo"):
+    if len(parts) == 1 or parts[1] not in ("grpo", "ppo", "learned_rewards", "viz", "bench", "exercises", "bugzoo"):
         return "root"
     if parts[1] == "grpo":
         return "grpo step" if len(parts) == 2 or parts[2].startswith("step") else "grpo loop"
-    return "ppo" if parts[1] == "ppo" else "tooling"
+    return "ppo" if parts[1] in ("ppo", "learned_rewards") else "tooling"
 
 
 # What each kind may import: lower layers only.

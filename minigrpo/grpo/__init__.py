@@ -2,6 +2,7 @@
 
     step1_sampling.py            o_1..o_G ~ pi_old(. | q): a group of completions per prompt, with their log-probs
     step2_reward.py              r_i per completion (outcome), or one reward per reasoning step (process)
+    step2_reward_model.py        ... or the same numbers from a learned reward model (``reward_model.py``)
     step3_group_norm.py          A_i = (r_i - mean(r)) / (std(r) + eps), the group as baseline (outcome)
     step3_process_advantages.py  ... or, under process supervision: A_{i,t} = sum of normalized step rewards
     step4_ratio_clip.py          ratio = pi_theta / pi_old; min(ratio A, clip(ratio, 1 - eps, 1 + eps) A)
@@ -30,6 +31,7 @@ The loop (``trainer.train_grpo``), in pseudocode:
 
 from .step1_sampling import Group, group_logprobs, sample_group
 from .step2_reward import score_outcomes, score_steps
+from .step2_reward_model import model_outcome_scores, model_step_scores
 from .step3_group_norm import broadcast_to_tokens, group_advantages
 from .step3_process_advantages import normalize_step_rewards, process_advantages
 from .step4_ratio_clip import clipped_surrogate, probability_ratio
@@ -42,6 +44,8 @@ __all__ = [
     "group_logprobs",
     "score_outcomes",
     "score_steps",
+    "model_outcome_scores",
+    "model_step_scores",
     "group_advantages",
     "broadcast_to_tokens",
     "normalize_step_rewards",

@@ -31,6 +31,7 @@ from ..evaluate import greedy_accuracy
 from ..grpo import credit, variants
 from ..grpo.step1_sampling import group_logprobs, sample_group
 from ..grpo.step2_reward import score_outcomes, score_steps
+from ..grpo.step2_reward_model import model_outcome_scores, model_step_scores
 from ..grpo.step3_group_norm import broadcast_to_tokens, group_advantages
 from ..grpo.step3_process_advantages import process_advantages
 from ..grpo.step4_ratio_clip import clipped_surrogate, probability_ratio
@@ -40,13 +41,18 @@ from ..masked import whiten
 from ..metrics import clip_fraction, step_metrics
 from ..model import GPT, frozen_copy
 from ..resume import Checkpoints, TrainingState
+from ..reward_model import RewardModel
 from ..rewards import outcome_reward, step_rewards
 from ..task import Problem
 
 
 def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Problem], log=None,
-               progress: bool = True, checkpoints: Checkpoints | None = None) -> GPT:
+               progress: bool = True, checkpoints: Checkpoints | None = None,
+               reward_model: RewardModel | None = None) -> GPT:
     """Run ``cfg.steps`` GRPO steps on ``policy`` in place; ``log(record)`` gets each step's metrics.
+
+    ``reward_model`` (loaded from ``cfg.reward_model``) scores instead of the verifier; the verifier's rewards are
+    still logged (``reward_mean``, held-out accuracy) next to the model's (``learned_reward_mean``).
 
     ``checkpoints`` (resume.py) restore a stopped run and save the state to resume from; with or without
     them, the loop stops at the first non-finite loss or gradient norm."""
@@ -71,14 +77,20 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
         with torch.no_grad():  # pi_old <- pi_theta: the sampling log-probs are pi_old's
             group = sample_group(policy, problems, cfg.group_size, cfg.max_new_tokens, cfg.temperature, generator)  # 1
             rewards = score_outcomes(outcome_reward, group)  # 2
+            scores = rewards  # what GRPO maximizes: the verifier's r_i, unless a learned model scores instead
+            if reward_model is not None and cfg.supervision == "outcome":  # variant: r_i from a learned ORM
+                scores = model_outcome_scores(reward_model, group)
             ref_logp = group_logprobs(reference, group, cfg.temperature)  # for 5
             if cfg.supervision == "outcome":
-                adv = group_advantages(rewards, cfg.adv_eps)  # 3
+                adv = group_advantages(scores, cfg.adv_eps)  # 3
                 if variants.changes_advantages(cfg):  # variant: RLOO, batch or no std, several rewards, GDPO, k1
-                    adv = variants.advantages(group, rewards, cfg, ref_logp)
+                    adv = variants.advantages(group, scores, cfg, ref_logp)
                 adv = broadcast_to_tokens(adv, group.mask)  # 3: A_{i,t} = A_i
             elif cfg.supervision == "process":
                 step_r, step_ends, step_mask = score_steps(step_rewards, group)  # 2, per step
+                if reward_model is not None:  # variant: each step scored by a learned PRM
+                    step_r = model_step_scores(reward_model, group, step_ends, step_mask)
+                    scores = step_r[step_mask]
                 if cfg.step_label_noise:  # variant: a step verifier that errs
                     step_r = credit.flip_step_labels(step_r, step_mask, cfg.step_label_noise, generator)
                 adv = process_advantages(step_r, step_ends, step_mask, group.mask.shape[-1], cfg.adv_eps)  # 3, process
@@ -110,6 +122,8 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
 
         record = {"step": step, **step_metrics(rewards, adv, group.mask, kl, clip_fracs, objective, grad_norm),
                   **variants.reward_component_means(group, cfg), "wall_s": time.perf_counter() - start}
+        if reward_model is not None:  # what GRPO maximized, next to the verifier's reward_mean: the gap is hacking
+            record["learned_reward_mean"] = scores.mean().item()
         if step % cfg.eval_every == 0 or step == cfg.steps:
             record["test_accuracy"] = greedy_accuracy(policy, test)["accuracy"]
         log(record)
