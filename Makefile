@@ -29,12 +29,15 @@ figures: $(VENV)/installed
 	MINIGRPO_FIGURES=$(CURDIR)/figures $(PY) -m jupyter nbconvert --to notebook --execute \
 	  --output-dir $$(mktemp -d) notebooks/*.ipynb
 
-# README "Credit assignment": GRPO outcome/process, PPO, VinePPO over 3 seeds, then noisy step labels.
+# README "Credit assignment": GRPO outcome/process, PPO, VinePPO over 3 seeds, then noisy step labels; README
+# "Reward sources": GRPO on the shipped reward models (data/grpo_orm_policy.pt is the ORM run's policy).
 # Hours on 2 cores; each finished run is kept, so stopping and rerunning resumes. Summaries in data/sweeps/.
 sweep: $(VENV)/installed
 	$(PY) -m minigrpo sweep credit --seeds 0 1 2
 	$(PY) -m minigrpo sweep step_label_noise --seeds 0
 	$(PY) -m minigrpo sweep reward_models --seeds 0
+	test ! -f runs/sweeps/reward_models/grpo_orm/seed0/policy.pt || \
+	  cp runs/sweeps/reward_models/grpo_orm/seed0/policy.pt data/grpo_orm_policy.pt
 
 bench: $(VENV)/installed
 	$(PY) -m minigrpo bench

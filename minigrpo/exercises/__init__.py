@@ -29,6 +29,7 @@ EXERCISES = {
                            "tests/test_step3_process_advantages.py"),
     "gae": ("minigrpo.ppo.gae", "gae", "tests/test_ppo_gae.py"),
     "clipped_value_loss": ("minigrpo.ppo.value_loss", "clipped_value_loss", "tests/test_ppo_value_loss.py"),
+    "reward_model_loss": ("minigrpo.reward_model", "reward_model_loss", "tests/test_reward_model.py"),
 }
 
 

@@ -24,6 +24,7 @@ from ..grpo.step1_sampling import sample_group
 from ..grpo.step2_reward import score_outcomes, score_steps
 from ..model import GPT
 from ..prefix_values import monte_carlo_values
+from ..reward_model import KINDS
 from ..rewards import outcome_reward, step_rewards
 from ..task import Problem
 from ..tokenizer import PAD_ID
@@ -60,9 +61,11 @@ def _pad_cat(tensors: list[torch.Tensor], value, left: bool = False) -> torch.Te
     return torch.cat([torch.nn.functional.pad(t, pad, value=value) for t, pad in zip(tensors, pads)])
 
 
-def step_labels_by_continuation(policy: GPT, problems: list[Problem], completion: torch.Tensor, step_ends, step_mask,
-                                K: int, max_new_tokens: int, temperature: float, generator) -> torch.Tensor:
-    """V_MC of the state after each step, [N, S]: the soft label (the hard one is V_MC > 0); 0 where no step."""
+def step_labels_by_continuation(policy: GPT, problems: list[Problem], completion: torch.Tensor, step_ends: torch.Tensor,
+                                step_mask: torch.Tensor, K: int, max_new_tokens: int, temperature: float,
+                                generator: torch.Generator | None) -> torch.Tensor:
+    """V_MC of the state after each step: completion [N, T], step_ends and step_mask [N, S] -> [N, S], the soft
+    label (the hard one is V_MC > 0), 0 where there is no step. ``problems`` [N]: each completion's problem."""
     rows = torch.nonzero(step_mask).tolist()  # (completion, step), row-major
     prefixes = [completion[n, : step_ends[n, s] + 1].tolist() for n, s in rows]
     values, _ = monte_carlo_values(policy, [problems[n] for n, _ in rows], prefixes, K, max_new_tokens, temperature,
@@ -76,6 +79,8 @@ def label_completions(policy: GPT, problems: list[Problem], kind: str, samples_p
                       temperature: float, generator, label: str = "hard", mc_samples: int = 4,
                       progress: bool = True) -> Labeled:
     """Sample ``samples_per_prompt`` completions per problem from ``policy`` and label them (module docstring)."""
+    if kind not in KINDS or label not in ("hard", "soft"):
+        raise ValueError(f"kind must be one of {KINDS} and label 'hard' or 'soft', got {kind!r}, {label!r}")
     parts = []
     chunks = range(0, len(problems), CHUNK)
     for start in tqdm(chunks, desc=f"label {kind}", disable=not progress):
