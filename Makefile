@@ -89,8 +89,8 @@ exercise: $(VENV)/installed
 data: $(VENV)/installed
 	$(PY) -m minigrpo data
 
-# The shipped reward models data/orm.pt and data/prm.pt, trained on the warm start's completions (about 2 minutes
-# each on 2 cores); their held-out reports are the last line each command prints.
+# The shipped reward models data/orm.pt and data/prm.pt, trained on the warm start's completions (1 and 2 minutes
+# on 2 cores); their held-out reports are the last line each command prints.
 reward-models: $(VENV)/installed
 	$(PY) -m minigrpo reward-model --kind outcome --out runs/orm --overwrite
 	$(PY) -m minigrpo reward-model --kind process --out runs/prm --overwrite

@@ -49,5 +49,5 @@ def load_reward_model(cfg: GRPOConfig, device):
     model, meta = load_checkpoint(cfg.reward_model, device=device, build=RewardModel)
     if meta.get("kind") != cfg.supervision:
         raise ValueError(f"--reward-model {cfg.reward_model} is a {meta.get('kind')} reward model; "
-                         f"--supervision {cfg.supervision} needs a {cfg.supervision} one")
+                         f"--supervision {cfg.supervision} needs one of kind {cfg.supervision!r}")
     return model.eval().requires_grad_(False)
