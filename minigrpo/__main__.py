@@ -92,15 +92,25 @@ def cmd_train(args) -> None:
 
 
 def cmd_eval(args) -> None:
+    import torch
+
     from .checkpoint import check_fits, load_checkpoint
-    from .evaluate import greedy_accuracy
+    from .evaluate import greedy_accuracy, process_verified_accuracy, sampled_pass_at_k
     from .runtime import resolve_device
     from .task import load_split
 
+    if args.samples and (args.samples < max(args.k) or min(args.k) < 1):
+        raise ValueError(f"--k must be in [1, --samples = {args.samples}], got {args.k}")
     model, _ = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
     problems = load_split(args.split, args.data)
     check_fits(model.cfg, problems, None, f"checkpoint {args.checkpoint}")
-    result = greedy_accuracy(model, problems)
+    result = {**greedy_accuracy(model, problems),
+              "process_verified_accuracy": process_verified_accuracy(model, problems)["accuracy"]}
+    if args.samples:  # pass@k from --samples completions per problem
+        check_fits(model.cfg, problems, args.max_new_tokens, f"checkpoint {args.checkpoint}")
+        sampled = sampled_pass_at_k(model, problems, args.k, args.samples, args.max_new_tokens,
+                                    generator=torch.Generator(next(model.parameters()).device).manual_seed(args.seed))
+        result.update({key: value for key, value in sampled.items() if key.startswith("pass@")})
     print(json.dumps({**result, "split": args.split, "checkpoint": str(args.checkpoint)}))
 
 
@@ -161,10 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_reward_model_command(sub, [init_flag, data_flag])
 
-    p = sub.add_parser("eval", help="greedy accuracy of a checkpoint; last line is JSON")
+    p = sub.add_parser("eval", help="greedy and process-verified accuracy of a checkpoint (and pass@k with --samples); "
+                       "last line is JSON")
     p.add_argument("--checkpoint", default=str(DEFAULT_INIT), help="the checkpoint to evaluate")
     p.add_argument("--split", default="test", choices=["train", "test"], help="which split to evaluate on")
     p.add_argument("--device", default="auto", help="'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
+    p.add_argument("--samples", type=int, default=0, metavar="N", help="also sample N completions per problem "
+                   "(temperature 1) for pass@k; 0 skips it (default: 0)")
+    p.add_argument("--k", type=int, nargs="+", default=[1, 4, 8], help="the k of pass@k (default: 1 4 8)")
+    p.add_argument("--max-new-tokens", type=int, default=32, help="the sampled completions' budget (default: 32)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled completions (default: 0)")
     p.add_argument(data_flag[0], **data_flag[1])
     p.set_defaults(func=cmd_eval)
 
