@@ -42,8 +42,11 @@ def evaluate(model: RewardModel, data: Labeled, batch_size: int = 256) -> dict:
     """The module docstring's measures of ``model`` on ``data``."""
     model.eval()
     device = next(model.parameters()).device
-    logits = torch.cat([score_logits(model, *(x.to(device) for x in data.rows(torch.arange(i, min(i + batch_size,
-                        len(data.texts)))))).cpu() for i in range(0, len(data.texts), batch_size)]).float()
+    batches = []
+    for start in range(0, len(data.texts), batch_size):
+        rows = data.rows(torch.arange(start, min(start + batch_size, len(data.texts))))
+        batches.append(score_logits(model, *(x.to(device) for x in rows)).cpu())
+    logits = torch.cat(batches).float()
     real = data.weight > 0
     p, y, v = torch.sigmoid(logits)[real], data.labels[real], data.verifier[real]
     bins = (p * BINS).long().clamp(max=BINS - 1)
@@ -62,10 +65,13 @@ def evaluate(model: RewardModel, data: Labeled, batch_size: int = 256) -> dict:
         wrong = first_below_half(data.verifier, data.weight)
         has_error = wrong >= 0
         scored = torch.where(real, torch.sigmoid(logits), 1.0)
+        def found(values):  # None when no completion has a wrong step
+            hits = (first_below_half(values, data.weight) == wrong)[has_error]
+            return hits.float().mean().item() if len(hits) else None
+
         report["label_verifier_agreement"] = ((y > 0.5) == (v > 0.5)).float().mean().item()
-        report["first_error_found"] = (first_below_half(scored, data.weight) == wrong)[has_error].float().mean().item()
-        report["first_error_labels"] = (first_below_half(data.labels, data.weight) == wrong)[has_error].float().mean(
-        ).item()
+        report["first_error_found"] = found(scored)
+        report["first_error_labels"] = found(data.labels)
         report["completions_with_error"] = int(has_error.sum())
     return report
 
