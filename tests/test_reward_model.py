@@ -16,7 +16,7 @@ from minigrpo.grpo.trainer import train_grpo
 from minigrpo.reward_model import RewardModel, reward_model_loss, score_logits
 from minigrpo.rewards import outcome_reward, step_rewards
 from minigrpo.task import Problem
-from minigrpo.tokenizer import BOS_ID, encode
+from minigrpo.tokenizer import BOS_ID, PAD_ID, encode
 
 
 def bce_numpy(logits, labels, weight):
@@ -80,8 +80,12 @@ def test_a_fresh_reward_model_scores_every_text_one_half(tiny_model, scored_grou
 
 def test_outcome_scores_are_read_at_the_last_token_of_each_completion(scored_group):
     model, group = scored_group
+    B, G, T = group.mask.shape
+    lengths = torch.arange(B * G).view(B, G) % (T - 2) + 2  # completions of many lengths, as <eos> makes them
+    group.mask &= torch.arange(T) < lengths[..., None]
+    group.completions = torch.where(group.mask, group.completions, PAD_ID)
+    assert len(set(group.mask.sum(-1).flatten().tolist())) > 2  # the last token is not one column for all
     scores = model_outcome_scores(model, group)
-    B, G, _ = group.mask.shape
     for b in range(B):
         for g in range(G):
             ids = group.completions[b, g][group.mask[b, g]].tolist()

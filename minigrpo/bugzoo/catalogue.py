@@ -140,4 +140,13 @@ BUGS = [
         "silently does nothing (at mu > 1; with one inner step the clip cannot bind anyway).",
         "https://github.com/tensorflow/agents/issues/352",
         ("tests/test_ppo_trainer.py::test_the_value_clip_is_anchored_at_the_sampling_time_values",)),
+    Bug("reward-read-at-the-padded-end", "grpo/step2_reward_model.py",
+        "last = group.mask.flatten(0, 1).sum(-1, keepdim=True) - 1",
+        "last = torch.full_like(group.mask.flatten(0, 1).sum(-1, keepdim=True), group.mask.shape[-1] - 1)",
+        "The outcome reward model's score is read at the last position of the padded batch instead of at each "
+        "completion's own last token: every completion shorter than the longest is scored at a padding position, "
+        "which the model never attends to from a real token and never saw in training. GRPO then optimizes a "
+        "number that has little to do with the completion, and short answers are scored alike.",
+        "https://github.com/EleutherAI/gpt-neox/pull/1285",
+        ("tests/test_reward_model.py::test_outcome_scores_are_read_at_the_last_token_of_each_completion",)),
 ]
