@@ -20,8 +20,10 @@ def clip_fraction(ratio: torch.Tensor, adv: torch.Tensor, surrogate: torch.Tenso
     return (clipped & mask).sum().item() / max(mask.sum().item(), 1)
 
 
-def step_metrics(rewards, adv, mask, kl, clip_fracs: list[float], objective, grad_norm) -> dict[str, float]:
-    """rewards [B, G]; adv, mask and kl [B, G, T] of the last inner step, and its objective and gradient norm.
+def step_metrics(rewards, adv, mask, kl, clip_fracs: list[float], objective, grad_norm,
+                 entropy=None) -> dict[str, float]:
+    """rewards [B, G]; adv, mask and kl [B, G, T] of the last inner step, and its objective and gradient norm;
+    ``entropy`` [B, G, T], the sampling policy's entropy at each token (``Group.entropy``), when there is one.
 
     Where the learning signal is: ``zero_spread_frac`` of the groups have all rewards equal (GRPO gives
     them no advantage at all), ``adv_nonzero_frac`` of the tokens have an advantage other than 0, and
@@ -39,4 +41,5 @@ def step_metrics(rewards, adv, mask, kl, clip_fracs: list[float], objective, gra
         "completion_len": mask.sum(-1).float().mean().item(),
         "loss": -objective.item(),
         "grad_norm": grad_norm.item(),
+        **({"entropy": completion_mean(entropy, mask).mean().item()} if entropy is not None else {}),
     }

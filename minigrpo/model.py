@@ -184,13 +184,15 @@ def generate(
     greedy: bool = False,
     generator: torch.Generator | None = None,
     use_cache: bool = True,
+    return_entropy: bool = False,
 ):
     """Autoregressive generation for all N rows at once.
 
     prompt [N, P] left-padded, prompt_valid [N, P] ->
       completion [N, T] (T <= max_new_tokens; <pad> after each row's <eos>),
       mask [N, T] (True on generated tokens, the <eos> included),
-      logp [N, T] (log-prob of each sampled token under softmax(logits / temperature)).
+      logp [N, T] (log-prob of each sampled token under softmax(logits / temperature)),
+      and with ``return_entropy`` entropy [N, T]: -sum_v p_v log p_v of that whole distribution at each step.
     A row stops at its <eos>; generation stops when every row has.
     ``use_cache=False`` re-runs the whole prefix for every new token instead of feeding
     only the newest one against cached keys and values: the same tokens, much slower
@@ -204,7 +206,7 @@ def generate(
     valid = prompt_valid
     step_input = prompt
     finished = torch.zeros(N, dtype=torch.bool, device=prompt.device)
-    out_tokens, out_mask, out_logp = [], [], []
+    out_tokens, out_mask, out_logp, out_entropy = [], [], [], []
     for _ in range(max_new_tokens):
         logits = model(step_input, valid, cache)[:, -1]
         logp_all = torch.log_softmax(logits / temperature, dim=-1)
@@ -217,9 +219,12 @@ def generate(
         out_tokens.append(next_token)
         out_mask.append(~finished)
         out_logp.append(torch.where(finished, torch.zeros_like(next_logp), next_logp))
+        if return_entropy:
+            out_entropy.append(torch.where(finished, 0.0, -(logp_all.exp() * logp_all).sum(-1)))
         finished = finished | (next_token == eos_id)
         valid = torch.cat([valid, torch.ones_like(finished)[:, None]], dim=1)
         step_input = next_token[:, None] if use_cache else torch.cat([step_input, next_token[:, None]], dim=1)
         if finished.all():
             break
-    return torch.stack(out_tokens, 1), torch.stack(out_mask, 1), torch.stack(out_logp, 1)
+    out = torch.stack(out_tokens, 1), torch.stack(out_mask, 1), torch.stack(out_logp, 1)
+    return (*out, torch.stack(out_entropy, 1)) if return_entropy else out

@@ -46,7 +46,7 @@ PLANS = {
     "kl_estimators": {f"kl_{name}": ("grpo", ["--kl-estimator", name]) for name in ("k2", "k3_ratio", "k1_reward")},
 }
 SERIES = ("reward_mean", "learned_reward_mean", "zero_spread_frac", "adv_nonzero_frac", "adv_abs_mean", "kl",
-          "clip_frac", "explained_variance", "value_loss")
+          "clip_frac", "entropy", "explained_variance", "value_loss")
 WINDOW = 10  # steps averaged into one point of a summary's series
 
 

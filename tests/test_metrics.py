@@ -61,3 +61,6 @@ def test_step_metrics_by_hand():
         "loss": -0.25,
         "grad_norm": 3.0,
     })
+    entropy = torch.tensor([[[1.0, 2.0], [3.0, 99.0]], [[0.5, 0.5], [1.5, 2.5]]])
+    with_entropy = step_metrics(rewards, adv, mask, kl, [0.0], torch.tensor(0.0), torch.tensor(1.0), entropy)
+    assert with_entropy["entropy"] == pytest.approx((1.5 + 3.0 + 0.5 + 2.0) / 4)  # per completion, then the batch

@@ -87,3 +87,21 @@ def test_all_b_times_g_completions_are_generated_together(tiny_model):
     group = sample_group(Counting(), PROBLEMS, group_size=3, max_new_tokens=12,
                          generator=torch.Generator().manual_seed(0))
     assert rows_per_call == [len(PROBLEMS) * 3] * group.completions.shape[-1]
+
+
+def test_entropy_is_that_of_the_whole_sampling_distribution_at_each_token(tiny_model):
+    """H = -sum_v p_v log p_v of softmax(logits / T), recomputed one unpadded sequence at a time in float64."""
+    from minigrpo.tokenizer import BOS_ID, encode
+
+    group = sample_group(tiny_model, PROBLEMS, group_size=3, max_new_tokens=8, temperature=0.7,
+                         generator=torch.Generator().manual_seed(2))
+    B, G, T = group.mask.shape
+    for b in range(B):
+        for g in range(G):
+            ids = [BOS_ID] + encode(PROBLEMS[b].prompt) + group.completions[b, g][group.mask[b, g]].tolist()
+            tokens = torch.tensor([ids])
+            logits = tiny_model(tokens, torch.ones_like(tokens, dtype=torch.bool))[0] / 0.7
+            p = torch.softmax(logits, -1)
+            expected = -(p * torch.log(p)).sum(-1)[len(ids) - 1 - int(group.mask[b, g].sum()): len(ids) - 1]
+            torch.testing.assert_close(group.entropy[b, g][group.mask[b, g]], expected)
+    assert (group.entropy[~group.mask] == 0).all()

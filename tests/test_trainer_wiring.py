@@ -263,3 +263,12 @@ def test_ppo_advantages_are_gae_of_the_kl_penalized_reward_by_hand(monkeypatch, 
     expected_loss = (per_token.sum(-1) / mask.sum(-1)).mean()
     assert ((values - old_values).abs()[mask] > 0.02).any()  # the clip acts
     assert spy.result("clipped_value_loss", 3).item() == pytest.approx(expected_loss.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["grpo", "ppo"])
+def test_the_logged_entropy_is_the_sampling_policys_per_completion_then_batch_mean(monkeypatch, easy_warm_start, kind):
+    spy, records, _ = run(monkeypatch, easy_warm_start, kind, temperature=0.7)
+    group = spy.result("sample_group")
+    per_completion = [group.entropy[b, g][group.mask[b, g]].double().mean().item()
+                      for b in range(group.mask.shape[0]) for g in range(group.mask.shape[1])]
+    assert records[-1]["entropy"] == pytest.approx(sum(per_completion) / len(per_completion), rel=1e-5)

@@ -33,6 +33,7 @@ class Group:
     mask: torch.Tensor  # [B, G, T] True on completion tokens (the <eos> included)
     old_logp: torch.Tensor  # [B, G, T] log pi_old(o_t | q, o_<t); 0 on padding
     texts: list[list[str]]  # B x G decoded completions (without <eos>)
+    entropy: torch.Tensor | None = None  # [B, G, T] entropy of the whole pi_old(. | q, o_<t); 0 on padding
 
 
 def sample_group(
@@ -58,9 +59,9 @@ def sample_group(
     prompt, prompt_valid = encode_prompts([p.prompt for p in problems], device)
     prompt = prompt.repeat_interleave(G, dim=0)  # [B*G, P], each prompt's G copies adjacent
     prompt_valid = prompt_valid.repeat_interleave(G, dim=0)
-    completions, mask, old_logp = generate(
+    completions, mask, old_logp, entropy = generate(
         policy, prompt, prompt_valid, max_new_tokens, EOS_ID, PAD_ID,
-        temperature=temperature, generator=generator,
+        temperature=temperature, generator=generator, return_entropy=True,
     )
     texts = [decode(row) for row in completions.tolist()]
     return Group(
@@ -71,6 +72,7 @@ def sample_group(
         mask=mask.view(B, G, -1),
         old_logp=old_logp.view(B, G, -1),
         texts=[texts[b * G : (b + 1) * G] for b in range(B)],
+        entropy=entropy.view(B, G, -1),
     )
 
 

@@ -120,7 +120,8 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
             optimizer.step()
             clip_fracs.append(clip_fraction(ratio.detach(), adv, surrogate.detach(), group.mask))
 
-        record = {"step": step, **step_metrics(rewards, adv, group.mask, kl, clip_fracs, objective, grad_norm),
+        record = {"step": step, **step_metrics(rewards, adv, group.mask, kl, clip_fracs, objective, grad_norm,
+                                               group.entropy),
                   **variants.reward_component_means(group, cfg), "wall_s": time.perf_counter() - start}
         if reward_model is not None:  # what GRPO maximized, next to the verifier's reward_mean: the gap is hacking
             record["learned_reward_mean"] = scores.mean().item()

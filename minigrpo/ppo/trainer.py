@@ -97,7 +97,8 @@ def train_ppo(policy: GPT, cfg: PPOConfig, train: list[Problem], test: list[Prob
             clip_grad_norm_(critic.parameters(), cfg.grad_clip)
             critic_optimizer.step()
 
-        record = {"step": step, **step_metrics(rewards, adv, group.mask, kl, clip_fracs, objective, grad_norm),
+        record = {"step": step, **step_metrics(rewards, adv, group.mask, kl, clip_fracs, objective, grad_norm,
+                                               group.entropy),
                   **critic_metrics(value_loss, old_values, returns, group.mask), "wall_s": time.perf_counter() - start}
         if step % cfg.eval_every == 0 or step == cfg.steps:
             record["test_accuracy"] = greedy_accuracy(policy, test)["accuracy"]
