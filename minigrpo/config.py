@@ -102,7 +102,7 @@ PROCESS_SCALES = ("sum", "mean")
 KL_ESTIMATORS = ("k3", "k2", "k3_ratio", "k1_reward")
 # The switches only one kind of supervision reads: outcome, process (step rewards), monte_carlo (VinePPO).
 SUPERVISION_OPTIONS = {
-    "outcome": ("baseline", "adv_scale", "reward_weights", "multi_reward_norm", "ratio_level"),
+    "outcome": ("baseline", "adv_scale", "reward_weights", "multi_reward_norm", "ratio_level", "random_reward"),
     "process": ("process_scale", "step_label_noise"),
     "monte_carlo": ("mc_samples",),
 }
@@ -110,11 +110,8 @@ SUPERVISION_OPTIONS = {
 
 @dataclass(frozen=True)
 class GRPOConfig(RLConfig):
-    """GRPO: the shared settings, how advantages come from the group, and the variant switches.
-
-    The defaults are DeepSeekMath's GRPO; each switch below ``supervision`` changes one thing
-    (README, "GRPO variants"; ``grpo/variants.py``).
-    """
+    """GRPO: the shared settings, how advantages come from the group, and the variant switches. The defaults are
+    DeepSeekMath's GRPO; each switch below ``supervision`` changes one thing (README, "GRPO variants")."""
 
     adv_eps: float = option(1e-4, "eps added to the group's reward std before dividing by it", "(0, 1]")
     supervision: str = option("outcome", "'outcome': one reward per completion, 'process': one per step, "
@@ -136,6 +133,8 @@ class GRPOConfig(RLConfig):
                                      "'k1_reward' (k1 in the reward, none in the loss)")
     reward_model: str = option("", "a learned reward model's checkpoint scores instead of the verifier: an outcome "
                                    "model for supervision 'outcome', a process one for 'process'")
+    random_reward: float = option(0.0, "control: r_i ~ Bernoulli(this), whatever the completion says (Spurious "
+                                       "Rewards); 0: off", "[0, 1)")
 
     def __post_init__(self):
         super().__post_init__()
@@ -166,6 +165,7 @@ class GRPOConfig(RLConfig):
         check(not self.reward_model or (self.supervision != "monte_carlo" and not self.step_label_noise),
                "reward_model scores outcomes or steps: it needs supervision 'outcome' or 'process' without "
                "step_label_noise")
+        check(not (self.reward_model and self.random_reward), "random_reward replaces the reward: no reward_model")
         defaults = {f.name: default_of(f) for f in fields(self)}
         for supervision, own in SUPERVISION_OPTIONS.items():
             changed = [name for name in own if getattr(self, name) != defaults[name]]

@@ -148,6 +148,7 @@ RANGES = {
     (RewardModelConfig, "temperature", ()): ([1e-3, 1000.0], [9e-4, 1001.0]),
     (GRPOConfig, "step_label_noise", tuple(PROCESS.items())): ([0.0, 0.99], [-0.1, 1.0]),
     (GRPOConfig, "clip_eps_high", ()): ([0.0, 0.28], [-0.1, 1.0]),
+    (GRPOConfig, "random_reward", ()): ([0.0, 0.5, 0.99], [-0.1, 1.0]),
     (PPOConfig, "critic_lr", ()): ([1e-9, 1.0], [0.0, 2.0]),
     (PPOConfig, "value_clip_eps", ()): ([1e-6, 10.0], [0.0, -0.2]),
     (PPOConfig, "gamma", ()): ([0.0, 1.0], [-0.1, 1.1]),

@@ -53,7 +53,7 @@ def run_grpo(monkeypatch, easy_warm_start, **switches) -> Spy:
     model, train = easy_warm_start
     spy = Spy(monkeypatch, grpo_trainer, GRPO_STEPS)
     variant_spy = Spy(monkeypatch, variants, ["advantages", "sequence_ratio", "clip_higher_surrogate",
-                                               "aggregated_objective", "kl_in_loss"])
+                                               "aggregated_objective", "kl_in_loss", "random_rewards"])
     credit_spy = Spy(monkeypatch, credit, ["monte_carlo_values", "monte_carlo_step_advantages", "flip_step_labels",
                                            "mean_over_steps"])
     spy.calls.update(variant_spy.calls | credit_spy.calls)
@@ -189,6 +189,15 @@ def test_reward_weights_reach_the_advantages_and_the_log(monkeypatch, easy_warm_
     assert spy.args("advantages")[2].reward_weights == {"correct": 1.0, "format": 0.5, "length": 0.5}
     assert 0 <= records[1]["reward_format"] <= 1 and -1 <= records[1]["reward_length"] <= 0
     assert "reward_correct" not in records[1]  # that is reward_mean
+
+
+def test_random_reward_replaces_the_verifiers_reward_in_step_3(monkeypatch, easy_warm_start):
+    spy = run_grpo(monkeypatch, easy_warm_start, random_reward=0.3)
+    rewards, p, _ = spy.args("random_rewards")
+    verifier = score_outcomes(outcome_reward, spy.result("sample_group"))
+    assert p == 0.3 and torch.equal(rewards, verifier)  # it is handed the verifier's rewards, for their shape
+    drawn = spy.result("random_rewards")
+    assert torch.equal(spy.args("group_advantages")[0], drawn) and set(drawn.unique().tolist()) <= {0.0, 1.0}
 
 
 def test_ratio_level_sequence_gives_the_surrogate_one_ratio_per_completion(monkeypatch, easy_warm_start):

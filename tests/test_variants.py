@@ -375,3 +375,17 @@ def test_bad_aggregation_is_refused():
 def test_iterative_grpo_resets_before_steps_k_plus_one_2k_plus_one():
     assert [s for s in range(1, 12) if reference_reset_due(s, 4)] == [5, 9]
     assert not any(reference_reset_due(s, 0) for s in range(1, 12))
+
+
+def test_random_rewards_are_bernoulli_p_whatever_the_rewards():
+    from minigrpo.grpo.variants import random_rewards
+
+    drawn = random_rewards(torch.zeros(400, 50), 0.3, torch.Generator().manual_seed(0))
+    assert set(drawn.unique().tolist()) == {0.0, 1.0}
+    assert abs(drawn.mean().item() - 0.3) < 4 * (0.3 * 0.7 / drawn.numel()) ** 0.5  # within 4 standard errors
+    again = random_rewards(torch.ones(400, 50), 0.3, torch.Generator().manual_seed(0))
+    assert torch.equal(drawn, again)  # the completions' rewards play no part
+    assert not random_rewards(torch.ones(3, 4), 0.0).any()
+    with pytest.raises(ValueError):
+        random_rewards(torch.ones(3, 4), 1.5)
+

@@ -80,6 +80,8 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
             scores = rewards  # what GRPO maximizes: the verifier's r_i, unless a learned model scores instead
             if reward_model is not None and cfg.supervision == "outcome":  # variant: r_i from a learned ORM
                 scores = model_outcome_scores(reward_model, group)
+            if cfg.random_reward:  # variant: the control, r_i drawn at random whatever o_i says
+                scores = variants.random_rewards(rewards, cfg.random_reward, generator)
             ref_logp = group_logprobs(reference, group, cfg.temperature)  # for 5
             if cfg.supervision == "outcome":
                 adv = group_advantages(scores, cfg.adv_eps)  # 3

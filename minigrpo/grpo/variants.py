@@ -23,11 +23,14 @@ The KL in the loss (replace step 5's term in step 6)
     r_i - beta sum_t log(pi_old / pi_ref) in step 3, no KL in the loss   --kl-estimator k1_reward
 The reference (Algorithm 1)
     pi_ref <- pi_theta every K steps         iterative GRPO                           --ref-reset-every K
+A control (replaces step 2's reward)
+    r_i ~ Bernoulli(p), whatever o_i says    random reward (Spurious Rewards)          --random-reward p
 
 Sources: RLOO (Kool et al. 2019; Ahmadian et al. 2024, arXiv:2402.14740), batch std (Liu et al.
 2025, "Tricks or Traps?", arXiv:2508.08221), Dr. GRPO (Liu et al. 2025, arXiv:2503.20783, Sec. 3.2),
 DAPO (Yu et al. 2025, arXiv:2503.14476, Eqs. 8 and 10), GSPO (Zheng et al. 2025, arXiv:2507.18071,
-Eqs. 5 and 7), GDPO (Liu et al. 2026, arXiv:2601.05242, Eqs. 4, 6, 7). Each keeps step 3's
+Eqs. 5 and 7), GDPO (Liu et al. 2026, arXiv:2601.05242, Eqs. 4, 6, 7), random rewards (Shao et al.
+2025, "Spurious Rewards", arXiv:2506.10947, Sec. 2). Each keeps step 3's
 conventions (sample std, eps added, a group with no spread gets exactly 0).
 """
 
@@ -181,6 +184,15 @@ def aggregated_objective(surrogate, kl, mask, kl_coef: float, how: str, max_len:
         raise ValueError(f"dr_grpo needs max_len >= the longest completion ({longest} tokens), got {max_len}")
     B, G, _ = mask.shape
     return torch.where(mask, per_token, 0.0).sum() / (B * G * max_len)
+
+
+def random_rewards(rewards: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The control: a reward of 1 with probability p, 0 otherwise, drawn for each completion independently of
+    it: rewards [B, G] (only its shape, dtype and device are used) -> [B, G]. What a run learns from these, it
+    did not learn from the task."""
+    check_rewards(rewards)
+    checks.number("p", p, low=0, high=1)
+    return torch.bernoulli(torch.full_like(rewards, p), generator=generator)
 
 
 def reference_reset_due(step: int, every: int) -> bool:
