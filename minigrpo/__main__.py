@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import fields, replace
 from pathlib import Path
@@ -218,6 +219,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0  # a command may return its own exit code (bugzoo: 1 if a bug survives)
+    except BrokenPipeError:  # the reader stopped reading (`| head`): nothing is wrong, and nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, OSError, FloatingPointError, KeyboardInterrupt) as err:
         message = "; ".join([str(err) or "interrupted", *getattr(err, "__notes__", [])])
         print("error: " + " ".join(message.split()), file=sys.stderr)

@@ -409,3 +409,12 @@ def test_a_mistyped_flag_is_argparses_usage_and_one_error_line(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_.value.code == 2 and err[-1] == "python -m minigrpo: error: unrecognized arguments: --stpes 3"
     assert err[0].startswith("usage:") and not any("Traceback" in line for line in err)
+
+
+def test_a_reader_that_stops_reading_is_not_an_error():
+    """`python -m minigrpo bugzoo --list | head -1`: the rest of the output has nowhere to go; exit 0, say nothing."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    child = subprocess.Popen([sys.executable, "-m", "minigrpo", "bugzoo", "--list"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # before the command writes a line: every write it makes finds no reader
+    assert child.wait(timeout=60) == 0 and child.stderr.read() == b""
