@@ -1,6 +1,6 @@
 """Step 2 with a learned reward model: the group scored by a network instead of the verifier.
 
-DeepSeekMath trains GRPO on a learned reward model's scores (Sec. 4.1.1); its process supervision
+DeepSeekMath trains GRPO on a learned reward model's scores (Sec. 4.1.2); its process supervision
 (Sec. 4.1.3) reads one score per reasoning step off a process reward model. With a model from
 ``reward_model.py``:
 
