@@ -18,6 +18,8 @@ Glossary — one name per symbol, used in code, notebooks and tests:
     beta                   kl_coef
     mu                     num_inner_steps             gradient steps per sampled batch
     mask                   mask                        [B, G, T], True on completion tokens (<eos> included)
+    r_phi                  scores (a learned model's)  sigmoid of a reward model's logit s_phi (reward_model.py)
+    V                      values                      PPO's critic: the value of the state before each token
 """
 
 __version__ = "0.1.0"
