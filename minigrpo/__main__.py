@@ -139,7 +139,7 @@ def cmd_sweep(args) -> None:
     from .sweep import run_plan
 
     out = Path(args.out or DATA_DIR / "sweeps" / f"{args.plan}.json")
-    run_plan(args.plan, args.seeds, Path(args.runs) / args.plan, out, args.extra.split())
+    run_plan(args.plan, args.seeds, Path(args.runs) / args.plan, out, args.extra.split(), args.methods)
     print(json.dumps({"summary": str(out)}))
 
 
@@ -198,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan", help="'credit' (GRPO outcome/process, PPO, VinePPO), 'step_label_noise', 'kl_estimators' "
                    "or 'reward_models' (GRPO on data/orm.pt, data/prm.pt)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="RL seeds, each from the same warm start")
+    p.add_argument("--methods", nargs="+", default=None, metavar="NAME", help="train only these methods of the plan, "
+                   "in this order (default: all)")
     p.add_argument("--runs", default="runs/sweeps", help="folder of the run folders (<plan>/<name>/seed<N>)")
     p.add_argument("--out", default=None, help="summary JSON (default data/sweeps/<plan>.json)")
     p.add_argument("--extra", default="", help="flags added to every run, e.g. '--steps 20' for a smoke test")

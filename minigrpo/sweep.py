@@ -2,9 +2,10 @@
 
 ``python -m minigrpo sweep credit --seeds 0 1 2`` trains every run of the plan that has no
 ``policy.pt`` yet (a run stopped half way resumes from its last checkpoint), each in its own folder
-``runs/sweeps/<plan>/<name>/seed<N>``, and after each run rewrites the summary JSON from every
-finished run. So a sweep of hours survives being stopped: run the same command again. A run the
-summary already holds is not trained again either, so a committed summary resumes on a new machine.
+``runs/sweeps/<plan>/<name>/seed<N>``, evaluates it once more (``eval --samples 8``: greedy and
+process-verified accuracy, sampled pass@1/4/8, into its ``eval.json``), and rewrites the summary JSON
+from every finished run. So a sweep of hours survives being stopped: run the same command again. A run
+the summary already holds is not trained again either, so a committed summary resumes on a new machine.
 
 The seed is the RL run's (prompts drawn, completions sampled); every run starts from the same
 warm start, so the seeds measure how much one training run varies, not how much warm starts do.
@@ -48,6 +49,7 @@ PLANS = {
 SERIES = ("reward_mean", "learned_reward_mean", "zero_spread_frac", "adv_nonzero_frac", "adv_abs_mean", "kl",
           "clip_frac", "entropy", "explained_variance", "value_loss")
 WINDOW = 10  # steps averaged into one point of a summary's series
+EVAL = ["--samples", "8", "--k", "1", "4", "8", "--seed", "0"]  # the final evaluation of every finished run
 
 
 def summarize(run: Path) -> dict:
@@ -72,6 +74,8 @@ def summarize(run: Path) -> dict:
         # robust to a shared machine: other jobs slow some steps, never the median much
         "median_step_s": statistics.median(r["wall_s"] for r in steps) if steps else 0.0,
         "mean": {m: sum(r[m] for r in steps) / len(steps) for m in names},
+        # greedy, process-verified and sampled pass@k of the final policy, where the sweep evaluated it
+        "final_eval": json.loads((run / "eval.json").read_text()) if (run / "eval.json").exists() else None,
         "series": {"step": [w[-1]["step"] for w in windows],
                    **{m: [round(sum(r[m] for r in w) / len(w), 5) for w in windows] for m in names}},
     }
@@ -116,14 +120,19 @@ def write_summary(plan: str, runs_dir: Path, out: Path) -> dict:
     return summary
 
 
-def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list[str] = ()) -> None:
-    """Train what is missing, seed after seed, rewriting ``out`` after each run; ``extra`` flags go to every run."""
+def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list[str] = (),
+             methods: list[str] | None = None) -> None:
+    """Train what is missing, seed after seed, rewriting ``out`` after each run; ``extra`` flags go to every run.
+    ``methods`` trains only those of the plan (all by default), in the order given."""
     if plan not in PLANS:
         raise ValueError(f"unknown plan {plan!r}; plans: {', '.join(PLANS)}")
+    unknown = [m for m in methods or [] if m not in PLANS[plan]]
+    if unknown:
+        raise ValueError(f"plan {plan!r} has no method {unknown[0]!r}; its methods: {', '.join(PLANS[plan])}")
     done = read_summary(out)
-    todo = [(seed, name) for seed in seeds for name in PLANS[plan]
+    todo = [(seed, name) for seed in seeds for name in (methods or PLANS[plan])
             if not (runs_dir / name / f"seed{seed}" / "policy.pt").exists() and str(seed) not in done.get(name, {})]
-    print(f"sweep {plan}: {len(todo)} of {len(seeds) * len(PLANS[plan])} runs to train", flush=True)
+    print(f"sweep {plan}: {len(todo)} of {len(seeds) * len(methods or PLANS[plan])} runs to train", flush=True)
     for i, (seed, name) in enumerate(todo, 1):
         command, flags = PLANS[plan][name]
         folder = runs_dir / name / f"seed{seed}"
@@ -135,12 +144,25 @@ def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list
         start = time.perf_counter()
         try:
             subprocess.run(argv, check=True)
+            final_eval(folder)
         except subprocess.CalledProcessError as err:  # the run printed its own error
             raise ValueError(f"sweep {plan}: {name} seed {seed} failed (exit {err.returncode}), for the reason "
                              "printed above; the same command resumes the sweep") from None
         print(f"[{i}/{len(todo)}] done in {time.perf_counter() - start:.0f} s", flush=True)
         write_summary(plan, runs_dir, out)
     write_summary(plan, runs_dir, out)
+
+
+def final_eval(folder: Path) -> dict:
+    """``python -m minigrpo eval`` of the run's policy with ``EVAL``'s sampling, kept in ``folder/eval.json``."""
+    argv = [sys.executable, "-m", "minigrpo", "eval", "--checkpoint", str(folder / "policy.pt"), *EVAL]
+    done = subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = {k: v for k, v in result.items() if k != "checkpoint"}
+    tmp = folder / "eval.json.tmp"
+    tmp.write_text(json.dumps(result) + "\n")
+    os.replace(tmp, folder / "eval.json")
+    return result
 
 
 # Student's t quantile 0.975 for n - 1 degrees of freedom: the 95% interval of a mean of n seeds.

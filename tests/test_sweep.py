@@ -21,6 +21,12 @@ def fake_run(folder, steps=25, reward=0.5):
     (folder / "policy.pt").write_bytes(b"")
 
 
+@pytest.fixture(autouse=True)
+def fake_final_eval(monkeypatch):
+    """The sweep's final evaluation of each run, without a model: tested on its own below."""
+    monkeypatch.setattr(sweep, "final_eval", lambda folder: (folder / "eval.json").write_text('{"pass@8": 0.9}'))
+
+
 def test_summary_by_hand(tmp_path):
     fake_run(tmp_path / "run")
     record = sweep.summarize(tmp_path / "run")
@@ -32,6 +38,24 @@ def test_summary_by_hand(tmp_path):
     assert record["series"]["reward_mean"] == pytest.approx([0.555, 0.655, 0.73])
     assert "explained_variance" not in record["series"]  # only what the run logged
     assert record["config"] == {"grpo": {"steps": 25}}
+    assert record["final_eval"] is None  # not evaluated by a sweep
+
+
+def test_the_final_evaluation_is_the_eval_command_and_is_summarized(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_eval(argv, check, stdout, text):
+        calls.append(argv)
+        line = json.dumps({"accuracy": 0.5, "pass@8": 0.75, "checkpoint": argv[argv.index("--checkpoint") + 1]})
+        return subprocess.CompletedProcess(argv, 0, stdout="progress\n" + line + "\n")
+
+    monkeypatch.setattr(subprocess, "run", fake_eval)
+    monkeypatch.undo()  # the autouse fake of final_eval
+    monkeypatch.setattr(subprocess, "run", fake_eval)
+    fake_run(tmp_path / "run")
+    assert sweep.final_eval(tmp_path / "run") == {"accuracy": 0.5, "pass@8": 0.75}
+    assert calls[0][2:5] == ["minigrpo", "eval", "--checkpoint"] and calls[0][-8:] == sweep.EVAL
+    assert sweep.summarize(tmp_path / "run")["final_eval"] == {"accuracy": 0.5, "pass@8": 0.75}
 
 
 def test_a_sweep_trains_only_what_is_missing_and_resumes(tmp_path, monkeypatch):
@@ -53,6 +77,19 @@ def test_a_sweep_trains_only_what_is_missing_and_resumes(tmp_path, monkeypatch):
     summary = json.loads(out.read_text())
     assert summary["plan"] == "step_label_noise" and len(summary["runs"]) == 3
     assert summary["runs"]["grpo_process_noise0.2"]["0"]["accuracy"][-1]["accuracy"] == 0.6
+
+
+def test_methods_choose_which_runs_train_and_in_what_order(tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr(subprocess, "run", lambda argv, check: (trained.append(argv[argv.index("--out") + 1]),
+                                                                fake_run(Path(trained[-1]))))
+    sweep.run_plan("step_label_noise", [0, 1], tmp_path / "runs", tmp_path / "s.json",
+                   methods=["grpo_process_noise0.3", "grpo_process_noise0.1"])
+    assert [Path(t).relative_to(tmp_path / "runs").as_posix() for t in trained] == [
+        "grpo_process_noise0.3/seed0", "grpo_process_noise0.1/seed0",
+        "grpo_process_noise0.3/seed1", "grpo_process_noise0.1/seed1"]
+    with pytest.raises(ValueError, match="no method 'ppo'; its methods: grpo_process_noise0.1"):
+        sweep.run_plan("step_label_noise", [0], tmp_path / "runs", tmp_path / "s.json", methods=["ppo"])
 
 
 def test_unknown_plan_is_refused(tmp_path):
