@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test exercise compare bench bugzoo variants sweep figures warmstart data reward-models
+.PHONY: run test exercise compare bench bugzoo variants sweep figures warmstart data reward-models reproduce \
+	reproduce-quick
 
 $(VENV)/installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,15 +30,24 @@ figures: $(VENV)/installed
 	MINIGRPO_FIGURES=$(CURDIR)/figures $(PY) -m jupyter nbconvert --to notebook --execute \
 	  --output-dir $$(mktemp -d) notebooks/*.ipynb
 
-# README "Credit assignment": GRPO outcome/process, PPO, VinePPO over 3 seeds, then noisy step labels; README
-# "Reward sources": GRPO on the shipped reward models (data/grpo_orm_policy.pt is the ORM run's policy).
-# Hours on 2 cores; each finished run is kept, so stopping and rerunning resumes. Summaries in data/sweeps/.
+# The headline runs over 3 seeds (README, Results): the credit plan (GRPO outcome/process, PPO, VinePPO, ...),
+# GRPO on the shipped reward models, the two controls, then noisy step labels. Hours on 2 cores; every finished run
+# is kept and recorded in data/results.json as it finishes, so stopping and rerunning resumes.
 sweep: $(VENV)/installed
 	$(PY) -m minigrpo sweep credit --seeds 0 1 2
+	$(PY) -m minigrpo sweep reward_models --seeds 0 1 2
+	$(PY) -m minigrpo sweep controls --seeds 0 1 2
 	$(PY) -m minigrpo sweep step_label_noise --seeds 0
-	$(PY) -m minigrpo sweep reward_models --seeds 0
-	test ! -f runs/sweeps/reward_models/grpo_orm/seed0/policy.pt || \
-	  cp runs/sweeps/reward_models/grpo_orm/seed0/policy.pt data/grpo_orm_policy.pt
+
+# Everything the README shows, rebuilt in order from the splits up: warm start, reward models, every sweep over
+# seeds, the shipped checkpoints, the figures, the notebooks' outputs, the README's tables (README, Results).
+# Many hours on 2 cores; stopping and rerunning resumes. reproduce-quick: the same stages at toy size, in minutes,
+# into runs/reproduce-quick (the repository is not touched).
+reproduce: $(VENV)/installed
+	$(PY) -m minigrpo reproduce
+
+reproduce-quick: $(VENV)/installed
+	$(PY) -m minigrpo reproduce --quick
 
 bench: $(VENV)/installed
 	$(PY) -m minigrpo bench
@@ -47,31 +57,10 @@ bench: $(VENV)/installed
 bugzoo: $(VENV)/installed
 	$(PY) -m minigrpo bugzoo
 
-# The README's variants table: 150 GRPO steps per variant from the same warm start and seed.
-# Each run prints its accuracy before/after as its last line; runs/variants/NAME holds its metrics.
-VARIANT_STEPS ?= 150
-VARIANTS = \
-	grpo: \
-	dapo:--aggregation=dapo \
-	dr_grpo:--aggregation=dr_grpo+--adv-scale=none \
-	batch_std:--adv-scale=batch \
-	rloo:--baseline=leave_one_out \
-	grpo_mu2:--num-inner-steps=2 \
-	clip_higher_mu2:--num-inner-steps=2+--clip-eps-high=0.28 \
-	gspo_mu2:--num-inner-steps=2+--ratio-level=sequence+--clip-eps=0.02 \
-	sum3:--reward-weights=correct=1,format=0.5,length=0.5 \
-	gdpo3:--reward-weights=correct=1,format=0.5,length=0.5+--multi-reward-norm=gdpo \
-	iterative:--ref-reset-every=50
-
+# The README's variants table: 150 GRPO steps per variant (minigrpo/experiments/sweep.py, plan "variants") from the
+# same warm start, 3 seeds, recorded in data/results.json. About 25 minutes per seed on 2 cores; resumes.
 variants: $(VENV)/installed
-	@mkdir -p runs/variants
-	@for v in $(VARIANTS); do \
-	  name=$${v%%:*}; flags=$$(echo $${v#*:} | tr '+' ' '); \
-	  echo "== $$name $$flags"; \
-	  $(PY) -m minigrpo grpo --steps $(VARIANT_STEPS) --eval-every 50 $$flags --out runs/variants/$$name --overwrite \
-	    > runs/variants/$$name.out || exit 1; \
-	  tail -n 1 runs/variants/$$name.out; \
-	done
+	$(PY) -m minigrpo sweep variants --seeds 0 1 2
 
 # nbmake stops a cell after 300 s by default; on a busy 2-core machine the training cells can take longer.
 test: $(VENV)/installed
@@ -84,8 +73,7 @@ exercise: $(VENV)/installed
 	tests=$$($(PY) -c "from minigrpo.exercises import tests_for; print(tests_for('$(NAME)'))") && \
 	  $(PY) -m pytest $$tests --student $(NAME)
 
-# Rebuild what data/ ships: the splits byte for byte; a warm start like the shipped one (README, Results:
-# today's code rounds differently, 0.452 instead of 0.428 on an AMD EPYC, and overwrites data/warmstart.pt).
+# The splits, byte for byte.
 data: $(VENV)/installed
 	$(PY) -m minigrpo data
 
@@ -97,6 +85,8 @@ reward-models: $(VENV)/installed
 	cp runs/orm/reward_model.pt data/orm.pt
 	cp runs/prm/reward_model.pt data/prm.pt
 
+# The warm start: bit for bit the shipped data/warmstart.pt on the CPU kind and thread count that made it (README,
+# Results); another kind of CPU rounds differently and makes another one, which every shipped number is not from.
 warmstart: $(VENV)/installed
 	$(PY) -m minigrpo warmup --out runs/warmup --overwrite
 	cp runs/warmup/policy.pt data/warmstart.pt

@@ -31,11 +31,12 @@ def imports(path: Path) -> set[str]:
 
 def kind(name: str) -> str:
     """root, grpo step, grpo loop (trainer, variants), ppo (and learned_rewards beside it), tooling (viz, bench,
-    exercises, bugzoo) or cli."""
+    exercises, bugzoo, experiments) or cli."""
     parts = name.split(".")
     if name == "minigrpo.__main__":
         return "cli"
-    if len(parts) == 1 or parts[1] not in ("grpo", "ppo", "learned_rewards", "viz", "bench", "exercises", "bugzoo"):
+    if len(parts) == 1 or parts[1] not in ("grpo", "ppo", "learned_rewards", "viz", "bench", "exercises", "bugzoo",
+                                           "experiments"):
         return "root"
     if parts[1] == "grpo":
         return "grpo step" if len(parts) == 2 or parts[2].startswith("step") else "grpo loop"

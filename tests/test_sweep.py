@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from minigrpo import sweep
+from minigrpo.experiments import results, sweep
 
 
 def fake_run(folder, steps=25, reward=0.5):
@@ -24,7 +24,8 @@ def fake_run(folder, steps=25, reward=0.5):
 @pytest.fixture(autouse=True)
 def fake_final_eval(monkeypatch):
     """The sweep's final evaluation of each run, without a model: tested on its own below."""
-    monkeypatch.setattr(sweep, "final_eval", lambda folder: (folder / "eval.json").write_text('{"pass@8": 0.9}'))
+    monkeypatch.setattr(sweep, "final_eval",
+                        lambda checkpoint, data: checkpoint.with_name("eval.json").write_text('{"pass@8": 0.9}'))
 
 
 def test_summary_by_hand(tmp_path):
@@ -53,8 +54,9 @@ def test_the_final_evaluation_is_the_eval_command_and_is_summarized(tmp_path, mo
     monkeypatch.undo()  # the autouse fake of final_eval
     monkeypatch.setattr(subprocess, "run", fake_eval)
     fake_run(tmp_path / "run")
-    assert sweep.final_eval(tmp_path / "run") == {"accuracy": 0.5, "pass@8": 0.75}
-    assert calls[0][2:5] == ["minigrpo", "eval", "--checkpoint"] and calls[0][-8:] == sweep.EVAL
+    assert sweep.final_eval(tmp_path / "run" / "policy.pt", "somewhere") == {"accuracy": 0.5, "pass@8": 0.75}
+    assert calls[0][2:8] == ["minigrpo", "eval", "--checkpoint", str(tmp_path / "run" / "policy.pt"), "--data",
+                             "somewhere"] and calls[0][8:] == sweep.EVAL
     assert sweep.summarize(tmp_path / "run")["final_eval"] == {"accuracy": 0.5, "pass@8": 0.75}
 
 
@@ -74,9 +76,15 @@ def test_a_sweep_trains_only_what_is_missing_and_resumes(tmp_path, monkeypatch):
         ["grpo", "--steps", "3", "--out", str(tmp_path / "runs" / name / "seed0")]
         for name in ("grpo_process_noise0.1", "grpo_process_noise0.3")]
     assert trained[0][trained[0].index("--step-label-noise") + 1] == "0.1"
-    summary = json.loads(out.read_text())
-    assert summary["plan"] == "step_label_noise" and len(summary["runs"]) == 3
-    assert summary["runs"]["grpo_process_noise0.2"]["0"]["accuracy"][-1]["accuracy"] == 0.6
+    runs = results.plan_runs("step_label_noise", out)
+    assert list(runs) == ["grpo_process_noise0.1", "grpo_process_noise0.2", "grpo_process_noise0.3"]
+    record = runs["grpo_process_noise0.2"]["0"]
+    assert record["accuracy"][-1]["accuracy"] == 0.6 and record["final_eval"] is None  # trained before, not by it
+    assert runs["grpo_process_noise0.1"]["0"]["final_eval"] == {"pass@8": 0.9}
+    assert (record["plan"], record["method"], record["seed"], record["command"]) == (
+        "step_label_noise", "grpo_process_noise0.2", 0, "grpo")
+    assert record["flags"] == ["--supervision", "process", "--step-label-noise", "0.2"]
+    assert trained[0][trained[0].index("--init") + 1] == "data/warmstart.pt"  # every run: the sweep's warm start
 
 
 def test_methods_choose_which_runs_train_and_in_what_order(tmp_path, monkeypatch):
@@ -97,25 +105,6 @@ def test_unknown_plan_is_refused(tmp_path):
         sweep.run_plan("nope", [0], tmp_path, tmp_path / "s.json")
 
 
-def test_mean_interval_is_the_t_interval_by_hand():
-    m, half = sweep.mean_interval([0.5, 0.6, 0.7])
-    assert m == pytest.approx(0.6) and half == pytest.approx(4.303 * 0.1 / 3**0.5, rel=1e-4)  # sd 0.1, t(2) = 4.303
-    m, half = sweep.mean_interval([0.4])
-    assert m == 0.4 and half != half  # nan: one seed has no interval
-
-
-def test_method_rows_average_over_seeds(tmp_path):
-    fake_run(tmp_path / "a" / "seed0", reward=0.5)
-    fake_run(tmp_path / "a" / "seed1", reward=0.7)
-    runs = {"a": {"0": sweep.summarize(tmp_path / "a" / "seed0"), "1": sweep.summarize(tmp_path / "a" / "seed1")}}
-    runs["a"]["1"]["accuracy"][-1]["accuracy"] = 0.8
-    (row,) = sweep.method_rows(runs)
-    assert row["name"] == "a" and row["seeds"] == 2
-    assert row["final"] == pytest.approx((0.7, 12.706 * 0.1))  # finals 0.6, 0.8: sd 0.1 sqrt(2), over sqrt(2)
-    assert row["best"][0] == pytest.approx(0.7) and row["step_s"] == 1.0
-    assert row["zero_spread_frac"] == 0.5 and row["adv_abs_mean"] == pytest.approx(0.4)
-
-
 def test_the_summary_file_alone_resumes_a_sweep(tmp_path, monkeypatch):
     trained = []
     monkeypatch.setattr(subprocess, "run", lambda argv, check: (trained.append(argv),
@@ -125,7 +114,7 @@ def test_the_summary_file_alone_resumes_a_sweep(tmp_path, monkeypatch):
     assert len(trained) == 3
     sweep.run_plan("step_label_noise", [0, 1], tmp_path / "b", out)  # the first runs' folders are not there
     assert len(trained) == 6 and all("seed1" in argv[-1] for argv in trained[3:])
-    runs = json.loads(out.read_text())["runs"]
+    runs = results.plan_runs("step_label_noise", out)
     assert all(list(seeds) == ["0", "1"] for seeds in runs.values()) and len(runs) == 3
 
 
@@ -139,7 +128,7 @@ def test_a_stopped_run_resumes_from_its_checkpoint_and_a_partial_folder_is_never
     sweep.run_plan("step_label_noise", [0], runs, tmp_path / "summary.json")
     flags = [argv[argv.index("--seed") + 2:argv.index("--out")] for argv in trained]
     assert flags == [["--overwrite", "--resume"], ["--overwrite"], ["--overwrite"]]  # no policy.pt: nothing to lose
-    assert list(json.loads((tmp_path / "summary.json").read_text())["runs"]["grpo_process_noise0.1"]) == ["0"]
+    assert list(results.plan_runs("step_label_noise", tmp_path / "summary.json")["grpo_process_noise0.1"]) == ["0"]
 
 
 def test_a_run_that_fails_stops_the_sweep_with_one_line(tmp_path, monkeypatch):

@@ -1,11 +1,11 @@
-"""Several methods times several seeds, one training process at a time, resumable, summarized in one file.
+"""Several methods times several seeds, one training process at a time, resumable, written to the results file.
 
 ``python -m minigrpo sweep credit --seeds 0 1 2`` trains every run of the plan that has no
 ``policy.pt`` yet (a run stopped half way resumes from its last checkpoint), each in its own folder
 ``runs/sweeps/<plan>/<name>/seed<N>``, evaluates it once more (``eval --samples 8``: greedy and
-process-verified accuracy, sampled pass@1/4/8, into its ``eval.json``), and rewrites the summary JSON
-from every finished run. So a sweep of hours survives being stopped: run the same command again. A run
-the summary already holds is not trained again either, so a committed summary resumes on a new machine.
+process-verified accuracy, sampled pass@1/4/8, into its ``eval.json``), and writes its record into
+``data/results.json`` (results.py). So a sweep of hours survives being stopped: run the same command again. A
+run the results file already holds is not trained again either, so a committed file resumes on a new machine.
 
 The seed is the RL run's (prompts drawn, completions sampled); every run starts from the same
 warm start, so the seeds measure how much one training run varies, not how much warm starts do.
@@ -22,7 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from .runtime import CHECKPOINT, read_metrics
+from ..runtime import CHECKPOINT, read_metrics
+from . import results
 
 # name -> (command, flags). The order is the order runs are trained, seed after seed.
 PLANS = {
@@ -38,16 +39,37 @@ PLANS = {
         for p in (0.1, 0.2, 0.3)
     },
     # GRPO on learned reward models; the verifiers they stand in for are the credit plan's grpo_outcome and
-    # grpo_process, a verifier that errs is step_label_noise's
+    # grpo_process, a verifier that errs is step_label_noise's. {data} is the data folder of the sweep.
     "reward_models": {
-        "grpo_orm": ("grpo", ["--reward-model", "data/orm.pt"]),
-        "grpo_prm": ("grpo", ["--supervision", "process", "--reward-model", "data/prm.pt"]),
+        "grpo_orm": ("grpo", ["--reward-model", "{data}/orm.pt"]),
+        "grpo_prm": ("grpo", ["--supervision", "process", "--reward-model", "{data}/prm.pt"]),
     },
     # the paper's k3 is the credit plan's grpo_outcome
     "kl_estimators": {f"kl_{name}": ("grpo", ["--kl-estimator", name]) for name in ("k2", "k3_ratio", "k1_reward")},
+    # what a run learns without the task's signal (Shao et al. 2025, "Spurious Rewards"): a coin flip for a reward,
+    # and a reward for the format only, which the warm start already nearly always gets right
+    "controls": {
+        "random_reward": ("grpo", ["--random-reward", "0.5"]),
+        "format_only": ("grpo", ["--reward-weights", "format=1"]),
+    },
+    # the README's variants table: 150 steps each from the same warm start
+    "variants": {name: ("grpo", ["--steps", "150", "--eval-every", "50", *flags]) for name, flags in {
+        "grpo": [],
+        "dapo": ["--aggregation", "dapo"],
+        "dr_grpo": ["--aggregation", "dr_grpo", "--adv-scale", "none"],
+        "batch_std": ["--adv-scale", "batch"],
+        "rloo": ["--baseline", "leave_one_out"],
+        "grpo_mu2": ["--num-inner-steps", "2"],
+        "clip_higher_mu2": ["--num-inner-steps", "2", "--clip-eps-high", "0.28"],
+        "gspo_mu2": ["--num-inner-steps", "2", "--ratio-level", "sequence", "--clip-eps", "0.02"],
+        "sum3": ["--reward-weights", "correct=1,format=0.5,length=0.5"],
+        "gdpo3": ["--reward-weights", "correct=1,format=0.5,length=0.5", "--multi-reward-norm", "gdpo"],
+        "iterative": ["--ref-reset-every", "50"],
+    }.items()},
 }
-SERIES = ("reward_mean", "learned_reward_mean", "zero_spread_frac", "adv_nonzero_frac", "adv_abs_mean", "kl",
-          "clip_frac", "entropy", "explained_variance", "value_loss")
+SERIES = ("reward_mean", "learned_reward_mean", "reward_format", "reward_length", "zero_spread_frac",
+          "adv_nonzero_frac", "adv_abs_mean", "kl", "clip_frac", "grad_norm", "completion_len", "entropy",
+          "explained_variance", "value_loss")
 WINDOW = 10  # steps averaged into one point of a summary's series
 EVAL = ["--samples", "8", "--k", "1", "4", "8", "--seed", "0"]  # the final evaluation of every finished run
 
@@ -65,6 +87,7 @@ def summarize(run: Path) -> dict:
         if "test_accuracy" in r:
             accuracy.append({"step": r["step"], "accuracy": r["test_accuracy"], "wall_s": round(wall, 2)})
     names = [m for m in SERIES if steps and m in steps[0]]
+    times = [r["wall_s"] for r in steps if "wall_s" in r]  # a warm start logs none
     windows = [steps[i:i + WINDOW] for i in range(0, len(steps), WINDOW)]
     return {
         "config": {k: v for k, v in config.items() if k != "model"},
@@ -72,7 +95,7 @@ def summarize(run: Path) -> dict:
         "accuracy": accuracy,
         "wall_s": round(wall, 2),
         # robust to a shared machine: other jobs slow some steps, never the median much
-        "median_step_s": statistics.median(r["wall_s"] for r in steps) if steps else 0.0,
+        "median_step_s": statistics.median(times) if times else 0.0,
         "mean": {m: sum(r[m] for r in steps) / len(steps) for m in names},
         # greedy, process-verified and sampled pass@k of the final policy, where the sweep evaluated it
         "final_eval": json.loads((run / "eval.json").read_text()) if (run / "eval.json").exists() else None,
@@ -93,43 +116,39 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def read_summary(path: Path) -> dict:
-    """The ``runs`` of a summary file, {} if there is none yet."""
-    return json.loads(path.read_text())["runs"] if path.exists() else {}
-
-
 def write_summary(plan: str, runs_dir: Path, out: Path) -> dict:
-    """Every finished run of the plan -> {name: {seed: record}}, written to ``out`` atomically.
+    """Every finished run of the plan -> {name: {seed: record}}, written into the results file ``out``.
 
     A run's record comes from its folder under runs_dir, or, where that folder is gone (another machine, a
-    clean clone), from ``out`` as it was: the summary file is itself what a sweep resumes from.
+    clean clone), from ``out`` as it was: the results file is itself what a sweep resumes from.
     """
-    kept = read_summary(out)
+    kept = results.plan_runs(plan, out)
     summary = {}
-    for name in PLANS[plan]:
+    for name, (command, flags) in PLANS[plan].items():
         records = dict(kept.get(name, {}))
         for run in (runs_dir / name).glob("seed*"):
             if run.name.removeprefix("seed").isdigit() and (run / "policy.pt").exists():  # not seedN.partial
-                records[run.name.removeprefix("seed")] = summarize(run)
+                seed = run.name.removeprefix("seed")
+                records[seed] = {"plan": plan, "method": name, "seed": int(seed), "command": command,
+                                 "flags": flags, **summarize(run)}
         if records:
-            summary[name] = {seed: records[seed] for seed in sorted(records, key=int)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"plan": plan, "runs": summary}, indent=1) + "\n")
-    os.replace(tmp, out)
+            summary[name] = records
+    results.store(plan, summary, out, order=list(PLANS[plan]))
     return summary
 
 
 def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list[str] = (),
-             methods: list[str] | None = None) -> None:
-    """Train what is missing, seed after seed, rewriting ``out`` after each run; ``extra`` flags go to every run.
-    ``methods`` trains only those of the plan (all by default), in the order given."""
+             methods: list[str] | None = None, data: Path | str = "data") -> None:
+    """Train what is missing, seed after seed, writing each run's record into the results file ``out`` as it
+    finishes. Every run starts from ``data``/warmstart.pt and uses that folder's splits (and reward models: the
+    plans' ``{data}``); ``extra`` flags go to every run; ``methods`` trains only those of the plan (all by
+    default), in the order given."""
     if plan not in PLANS:
         raise ValueError(f"unknown plan {plan!r}; plans: {', '.join(PLANS)}")
     unknown = [m for m in methods or [] if m not in PLANS[plan]]
     if unknown:
         raise ValueError(f"plan {plan!r} has no method {unknown[0]!r}; its methods: {', '.join(PLANS[plan])}")
-    done = read_summary(out)
+    done = results.plan_runs(plan, out)
     todo = [(seed, name) for seed in seeds for name in (methods or PLANS[plan])
             if not (runs_dir / name / f"seed{seed}" / "policy.pt").exists() and str(seed) not in done.get(name, {})]
     print(f"sweep {plan}: {len(todo)} of {len(seeds) * len(methods or PLANS[plan])} runs to train", flush=True)
@@ -138,13 +157,14 @@ def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list
         folder = runs_dir / name / f"seed{seed}"
         # --overwrite: the folder holds no finished run (no policy.pt); --resume: a stopped one saved a checkpoint
         resume = ["--resume"] * (folder.with_name(folder.name + ".partial") / CHECKPOINT).exists()
-        argv = [sys.executable, "-m", "minigrpo", command, *flags, "--seed", str(seed), "--overwrite", *resume, *extra,
-                "--out", str(folder)]
+        flags = [flag.format(data=data) for flag in flags]
+        argv = [sys.executable, "-m", "minigrpo", command, *flags, "--init", f"{data}/warmstart.pt",
+                "--data", str(data), "--seed", str(seed), "--overwrite", *resume, *extra, "--out", str(folder)]
         print(f"[{i}/{len(todo)}] {' '.join(argv[2:])}", flush=True)
         start = time.perf_counter()
         try:
             subprocess.run(argv, check=True)
-            final_eval(folder)
+            final_eval(folder / "policy.pt", data)
         except subprocess.CalledProcessError as err:  # the run printed its own error
             raise ValueError(f"sweep {plan}: {name} seed {seed} failed (exit {err.returncode}), for the reason "
                              "printed above; the same command resumes the sweep") from None
@@ -153,42 +173,15 @@ def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list
     write_summary(plan, runs_dir, out)
 
 
-def final_eval(folder: Path) -> dict:
-    """``python -m minigrpo eval`` of the run's policy with ``EVAL``'s sampling, kept in ``folder/eval.json``."""
-    argv = [sys.executable, "-m", "minigrpo", "eval", "--checkpoint", str(folder / "policy.pt"), *EVAL]
+def final_eval(checkpoint: Path, data: Path | str = "data", out: Path | None = None) -> dict:
+    """``python -m minigrpo eval`` of a checkpoint on ``data``'s test split with ``EVAL``'s sampling, kept in
+    ``out`` (default: eval.json beside the checkpoint)."""
+    argv = [sys.executable, "-m", "minigrpo", "eval", "--checkpoint", str(checkpoint), "--data", str(data), *EVAL]
     done = subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result = {k: v for k, v in result.items() if k != "checkpoint"}
-    tmp = folder / "eval.json.tmp"
+    out = Path(out or Path(checkpoint).with_name("eval.json"))
+    tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(result) + "\n")
-    os.replace(tmp, folder / "eval.json")
+    os.replace(tmp, out)
     return result
-
-
-# Student's t quantile 0.975 for n - 1 degrees of freedom: the 95% interval of a mean of n seeds.
-T975 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262}
-
-
-def mean_interval(xs: list[float]) -> tuple[float, float]:
-    """(mean, half-width of its 95% t-interval); the half-width is nan for one value."""
-    m = statistics.mean(xs)
-    if len(xs) < 2:
-        return m, float("nan")
-    return m, T975[min(len(xs), max(T975))] * statistics.stdev(xs) / len(xs) ** 0.5
-
-
-def method_rows(runs: dict) -> list[dict]:
-    """One row per method of a summary's ``runs``: seeds, final and best accuracy (mean and 95% half-width),
-    median seconds per step, and the where-the-signal-is metrics averaged over steps and seeds."""
-    rows = []
-    for name, seeds in runs.items():
-        records = list(seeds.values())
-        rows.append({
-            "name": name, "seeds": len(records),
-            "final": mean_interval([r["accuracy"][-1]["accuracy"] for r in records]),
-            "best": mean_interval([max(a["accuracy"] for a in r["accuracy"]) for r in records]),
-            "step_s": statistics.mean(r["median_step_s"] for r in records),
-            **{m: statistics.mean(r["mean"][m] for r in records)
-               for m in ("zero_spread_frac", "adv_nonzero_frac", "adv_abs_mean")},
-        })
-    return rows

@@ -1,0 +1,7 @@
+"""Experiments: the runs behind every number the README and the notebooks cite.
+
+sweep.py      plans of methods x seeds, trained one process at a time, resumably
+results.py    data/results.json (one record per finished run) and the statistics over seeds
+tables.py     the README's tables, generated from the results file and the package
+reproduce.py  one command that rebuilds data/, the results, the figures, the notebooks and the README's tables
+"""

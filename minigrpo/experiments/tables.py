@@ -1,0 +1,245 @@
+"""The README's generated blocks: tables read from the results file, the checkpoints and the package itself.
+
+Each block sits in the README between ``<!-- NAME start -->`` and ``<!-- NAME end -->``. ``update_readme``
+rewrites them all (``python -m minigrpo reproduce`` does, as its last stage; so does ``python
+tests/test_readme.py``), and tests/test_readme.py fails when one differs from what this module generates, so a
+number in a table can never disagree with the record it came from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import statistics
+from pathlib import Path
+
+from ..task import DATA_DIR
+from . import results as res
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+# The headline runs, in the order the Results table lists them: (label, plan, method).
+HEADLINE = [
+    ("GRPO, outcome reward (the paper's)", "credit", "grpo_outcome"),
+    ("GRPO, process supervision", "credit", "grpo_process"),
+    ("PPO, learned critic + GAE", "credit", "ppo"),
+    ("VinePPO, Monte Carlo step values", "credit", "vineppo"),
+    ("GRPO on the learned ORM", "reward_models", "grpo_orm"),
+    ("GRPO on the learned PRM", "reward_models", "grpo_prm"),
+    ("control: random reward, p = 0.5", "controls", "random_reward"),
+    ("control: format reward only", "controls", "format_only"),
+]
+BASELINE = ("credit", "grpo_outcome")  # the method every other one is compared with
+
+
+def cell(mean_half: tuple[float, float]) -> str:
+    """'mean ± half-width', or the mean alone where one seed has no interval."""
+    mean, half = mean_half
+    return f"{mean:.3f}" if half != half else f"{mean:.3f} ± {half:.3f}"
+
+
+def _evals(records: list[dict], key: str) -> str:
+    values = [r["final_eval"][key] for r in records if (r.get("final_eval") or {}).get(key) is not None]
+    return cell(res.mean_interval(values)) + ("" if len(values) == len(records) else f" ({len(values)})") \
+        if values else "-"
+
+
+def _cpus(records: list[dict]) -> str:
+    names = sorted({r.get("cpu") or "not recorded" for r in records})
+    return "; ".join(n.replace("(R)", "").replace(" Processor", "") for n in names)
+
+
+def results_table(path: Path = res.RESULTS) -> str:
+    """The headline runs over seeds: final and best greedy accuracy, process-verified accuracy and sampled
+    pass@k of the final policy (mean ± 95% half-width), minutes per run, and the CPUs they ran on."""
+    lines = ["| run | seeds | final accuracy | best accuracy | process-verified | pass@1 | pass@4 | pass@8 "
+             "| minutes per run | CPU |", "|---|---|---|---|---|---|---|---|---|---|"]
+    warm = res.plan_runs("warm_start", path).get("warmup", {}).get("0")
+    if warm:
+        lines.append(f"| warm start (`data/warmstart.pt`) | - | {res.final_accuracy(warm):.3f} | - | "
+                     f"{_evals([warm], 'process_verified_accuracy')} | {_evals([warm], 'pass@1')} | "
+                     f"{_evals([warm], 'pass@4')} | {_evals([warm], 'pass@8')} | {warm['wall_s'] / 60:.1f} | "
+                     f"{_cpus([warm])} |")
+    for label, plan, method in HEADLINE:
+        records = list(res.plan_runs(plan, path).get(method, {}).values())
+        if not records:
+            lines.append(f"| {label} | 0 | not run yet (`python -m minigrpo sweep {plan}`) | | | | | | | |")
+            continue
+        lines.append(
+            f"| {label} | {len(records)} | {cell(res.mean_interval([res.final_accuracy(r) for r in records]))} | "
+            f"{cell(res.mean_interval([res.best_accuracy(r) for r in records]))} | "
+            f"{_evals(records, 'process_verified_accuracy')} | {_evals(records, 'pass@1')} | "
+            f"{_evals(records, 'pass@4')} | {_evals(records, 'pass@8')} | "
+            f"{statistics.mean(r['wall_s'] for r in records) / 60:.1f} | {_cpus(records)} |")
+    return "\n".join(lines)
+
+
+def significance_table(path: Path = res.RESULTS) -> str:
+    """Each headline method's final accuracy minus the paper's GRPO's, with Welch's 95% interval."""
+    base = list(res.plan_runs(*BASELINE[:1], path).get(BASELINE[1], {}).values())
+    lines = ["| run | seeds | final accuracy minus GRPO's (95% interval) | significant at 5%? |", "|---|---|---|---|"]
+    for label, plan, method in HEADLINE:
+        records = list(res.plan_runs(plan, path).get(method, {}).values())
+        if (plan, method) == BASELINE or not records or not base:
+            continue
+        difference, half = res.difference_interval([res.final_accuracy(r) for r in records],
+                                                   [res.final_accuracy(r) for r in base])
+        if half != half:
+            verdict = "cannot tell: one seed on a side"
+        elif abs(difference) > half:
+            verdict = "yes, " + ("higher" if difference > 0 else "lower")
+        else:
+            verdict = "no: the interval holds 0"
+        shown = f"{difference:+.3f}" if half != half else f"{difference:+.3f} ± {half:.3f}"
+        lines.append(f"| {label} | {len(records)} vs {len(base)} | {shown} | {verdict} |")
+    return "\n".join(lines)
+
+
+def credit_table(path: Path = res.RESULTS) -> str:
+    """The credit sweep: accuracy over seeds, seconds per step, where the learning signal is."""
+    lines = ["| run | seeds | final accuracy | best accuracy | s per step | zero-spread groups | tokens with A ≠ 0 "
+             "| mean \\|A\\| |", "|---|---|---|---|---|---|---|---|"]
+    for row in res.method_rows(res.plan_runs("credit", path)):
+        lines.append(f"| `{row['name']}` | {row['seeds']} | {cell(row['final'])} | {cell(row['best'])} | "
+                     f"{row['step_s']:.2f} | {row['zero_spread_frac']:.2f} | {row['adv_nonzero_frac']:.2f} | "
+                     f"{row['adv_abs_mean']:.3f} |")
+    return "\n".join(lines)
+
+
+def _late_mean(records: list[dict], metric: str, fmt: str) -> str:
+    """A metric over the last third of the steps (the series' windows after it), averaged over seeds; '-' where
+    the runs did not log it."""
+    values = []
+    for record in records:
+        series, after = record["series"], record["accuracy"][-1]["step"] * 2 // 3
+        window = [v for s, v in zip(series["step"], series.get(metric, [])) if s > after]
+        values += [statistics.mean(window)] if window else []
+    return fmt.format(statistics.mean(values)) if values else "-"
+
+
+def variants_table(path: Path = res.RESULTS) -> str:
+    """The variants plan: accuracy at each evaluation and final (mean ± 95% half-width over seeds), the sampled
+    reward, KL and clip fraction over the last third of the steps, and the format reward where it is logged."""
+    runs = res.plan_runs("variants", path)
+    lines = ["| variant | seeds | accuracy at steps 50 / 100 / 150 (means) | final accuracy | sampled reward, "
+             "steps 101-150 | KL | clip fraction | format reward |", "|---|---|---|---|---|---|---|---|"]
+    if not runs:
+        lines.append("| not run yet (`python -m minigrpo sweep variants --seeds 0 1 2`) | | | | | | | |")
+    for name, seeds in runs.items():
+        records = list(seeds.values())
+        steps = [a["step"] for a in records[0]["accuracy"] if a["step"] > 0]
+        means = [statistics.mean(next(a["accuracy"] for a in r["accuracy"] if a["step"] == s) for r in records)
+                 for s in steps]
+        lines.append(f"| `{name}` | {len(records)} | {' / '.join(f'{m:.3f}' for m in means)} | "
+                     f"{cell(res.mean_interval([res.final_accuracy(r) for r in records]))} | "
+                     f"{_late_mean(records, 'reward_mean', '{:.3f}')} | {_late_mean(records, 'kl', '{:.3f}')} | "
+                     f"{_late_mean(records, 'clip_frac', '{:.2%}')} | "
+                     f"{_late_mean(records, 'reward_format', '{:.3f}')} |")
+    return "\n".join(lines)
+
+
+# reward source -> (plan, run name)
+SOURCES = [("outcome verifier", "credit", "grpo_outcome"), ("ORM `data/orm.pt`", "reward_models", "grpo_orm"),
+           ("step verifier", "credit", "grpo_process"), ("PRM `data/prm.pt`", "reward_models", "grpo_prm"),
+           ("step verifier, 20% of labels flipped", "step_label_noise", "grpo_process_noise0.2")]
+
+
+def reward_sources_table(path: Path = res.RESULTS) -> str:
+    """GRPO on each reward source, seed 0: accuracy, the reward it maximized next to the verifier's, KL."""
+    lines = ["| reward source | run | final accuracy | best accuracy | learned reward, last 10 steps | "
+             "verifier reward, last 10 steps | mean KL | trained on |", "|---|---|---|---|---|---|---|---|"]
+    for label, plan, name in SOURCES:
+        run = res.plan_runs(plan, path).get(name, {}).get("0")
+        if run is None:
+            lines.append(f"| {label} | `{name}` | not run yet (`python -m minigrpo sweep {plan}`) | | | | | |")
+            continue
+        learned = run["series"].get("learned_reward_mean")
+        lines.append(f"| {label} | `{name}` | {res.final_accuracy(run):.3f} | {res.best_accuracy(run):.3f} | "
+                     f"{f'{learned[-1]:.3f}' if learned else '-'} | {run['series']['reward_mean'][-1]:.3f} | "
+                     f"{run['mean']['kl']:.3f} | {_cpus([run])} |")
+    return "\n".join(lines)
+
+
+def compute_table(path: Path = res.RESULTS) -> str:
+    """What the runs of the results file cost: runs and hours of training per plan, summed from their records."""
+    lines = ["| plan | runs | hours of training, summed |", "|---|---|---|"]
+    total = 0.0
+    for plan in dict.fromkeys(r["plan"] for r in res.load(path)):
+        records = [r for seeds in res.plan_runs(plan, path).values() for r in seeds.values()]
+        hours = sum(r["wall_s"] for r in records) / 3600
+        total += hours
+        lines.append(f"| `{plan}` | {len(records)} | {hours:.2f} |")
+    lines.append(f"| all | | {total:.2f} |")
+    return "\n".join(lines)
+
+
+def reward_models_table(data: Path = DATA_DIR) -> str:
+    """The shipped reward models, from the held-out report in each checkpoint's meta."""
+    from ..checkpoint import load_checkpoint
+    from ..reward_model import RewardModel
+
+    lines = ["| model | kind | held-out positions | agrees with its labels | agrees with the verifier | ECE | Brier "
+             "| first wrong step found (labels) |", "|---|---|---|---|---|---|---|---|"]
+    for name in ("orm", "prm"):
+        _, meta = load_checkpoint(Path(data) / f"{name}.pt", build=RewardModel)
+        r = meta["heldout"]
+        first = (f"{r['first_error_found']:.1%} ({r['first_error_labels']:.1%})" if "first_error_found" in r
+                 else "n/a")
+        lines.append(f"| `data/{name}.pt` | {meta['kind']} | {r['positions']} | {r['accuracy']:.1%} | "
+                     f"{r['verifier_accuracy']:.1%} | {r['ece']:.3f} | {r['brier']:.3f} | {first} |")
+    return "\n".join(lines)
+
+
+def _loop(path: str, function: str) -> list[str]:
+    """sed -n '/^def NAME/,$p' FILE: the lines from the function's definition to the end of the file."""
+    lines = (ROOT / path).read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"def {function}"))
+    return lines[start:]
+
+
+def loop_diff() -> str:
+    """What `diff -U1` prints for the two loops, without its two file-name lines, in a diff block."""
+    grpo, ppo = _loop("minigrpo/grpo/trainer.py", "train_grpo"), _loop("minigrpo/ppo/trainer.py", "train_ppo")
+    return "```diff\n" + "\n".join(list(difflib.unified_diff(grpo, ppo, n=1, lineterm=""))[2:]) + "\n```"
+
+
+def bug_table() -> str:
+    """The catalogue of the bug zoo, from minigrpo/bugzoo/catalogue.py."""
+    from ..bugzoo import BUGS
+
+    lines = ["| bug | what it does (first sentence) | found in | planted against |", "|---|---|---|---|"]
+    for bug in BUGS:
+        first = bug.description.split(". ")[0].rstrip(".").replace("|", "\\|") + "."  # a bare | ends a cell
+        where = bug.source.removeprefix("https://github.com/")
+        tests = ", ".join(f"`{t.removeprefix('tests/')}`" for t in bug.tests)
+        lines.append(f"| `{bug.name}` | {first} | [{where}]({bug.source}) | {tests} |")
+    return "\n".join(lines)
+
+
+def blocks(results: Path = res.RESULTS, data: Path = DATA_DIR) -> dict[str, str]:
+    """Every generated block of the README, by name."""
+    return {"loop diff": loop_diff(), "bug zoo": bug_table(), "results": results_table(results),
+            "significance": significance_table(results), "credit table": credit_table(results),
+            "variants": variants_table(results), "reward models": reward_models_table(data),
+            "reward sources": reward_sources_table(results), "compute": compute_table(results)}
+
+
+def shown(readme: str, name: str) -> str | None:
+    """The block the README shows under ``name``, None where it has none."""
+    found = re.search(f"<!-- {name} start -->\n(.*?)\n?<!-- {name} end -->", readme, re.S)
+    return found.group(1) if found else None
+
+
+def update_readme(readme: Path = ROOT / "README.md", results: Path = res.RESULTS, data: Path = DATA_DIR) -> list[str]:
+    """Rewrite every generated block of ``readme``; returns the names of those that changed."""
+    text = Path(readme).read_text()
+    changed = []
+    for name, block in blocks(results, data).items():
+        if shown(text, name) is None:
+            raise ValueError(f"{readme}: the block '<!-- {name} start -->' ... '<!-- {name} end -->' is missing")
+        if shown(text, name) != block:
+            changed.append(name)
+            text = re.sub(f"<!-- {name} start -->.*?<!-- {name} end -->",
+                          lambda m, b=block, n=name: f"<!-- {n} start -->\n{b}\n<!-- {n} end -->", text, flags=re.S)
+    Path(readme).write_text(text)
+    return changed

@@ -1,0 +1,47 @@
+"""Learning curves over seeds: the mean held-out accuracy of each method with its 95% band, against training steps
+and against wall-clock minutes, read from the results file's records."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from ..experiments.results import mean_interval
+
+
+def band(records: list[dict], x: str) -> tuple[list[float], list[float], list[float]]:
+    """(x, mean accuracy, 95% half-width) at each evaluation the seeds share; x is the step, or the minutes of
+    training it took (each seed's own, averaged). The half-width is 0 where one seed has no interval."""
+    steps = sorted(set.intersection(*({a["step"] for a in r["accuracy"]} for r in records)))
+    xs, means, halves = [], [], []
+    for step in steps:
+        points = [next(a for a in r["accuracy"] if a["step"] == step) for r in records]
+        mean, half = mean_interval([p["accuracy"] for p in points])
+        xs.append(step if x == "step" else statistics.mean(p["wall_s"] for p in points) / 60)
+        means.append(mean)
+        halves.append(0.0 if half != half else half)
+    return xs, means, halves
+
+
+def plot_seed_bands(methods: dict[str, list[dict]], path: Path, title: str) -> Path:
+    """One line and band per method ({label: records}), against steps (left) and minutes (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for k, (label, records) in enumerate(methods.items()):
+        for ax, x in zip(axes, ("step", "minutes")):
+            xs, means, halves = band(records, x)
+            ax.plot(xs, means, marker=".", color=f"C{k}", label=f"{label} ({len(records)} seeds)")
+            ax.fill_between(xs, [m - h for m, h in zip(means, halves)], [m + h for m, h in zip(means, halves)],
+                            color=f"C{k}", alpha=0.15)
+    axes[0].set(xlabel="training step", ylabel="greedy held-out accuracy", title="accuracy against steps")
+    axes[1].set(xlabel="minutes of training (each run's own clock, 2-core CPU)", title="accuracy against time")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title + " (bands: 95% t-interval of the mean over seeds)", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -1,0 +1,60 @@
+"""`python -m minigrpo reproduce --quick`: every stage of the pipeline at toy size, end to end, into its own folder,
+leaving the repository as it was; run again, it trains nothing twice."""
+
+import hashlib
+import json
+import subprocess
+import sys
+
+from minigrpo.experiments import results, tables
+from minigrpo.experiments.reproduce import SWEEPS, Reproduction
+from minigrpo.experiments.sweep import PLANS
+
+ROOT = tables.ROOT
+
+
+def fingerprint() -> dict[str, str]:
+    """sha256 of every file the full pipeline writes in the repository."""
+    paths = [ROOT / "README.md", *(ROOT / "data").iterdir(), *(ROOT / "figures").iterdir()]
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.is_file()}
+
+
+def reproduce_quick(out):
+    done = subprocess.run([sys.executable, "-m", "minigrpo", "reproduce", "--quick", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
+    before = fingerprint()
+    out = tmp_path / "quick"
+    reproduce_quick(out)
+
+    log = json.loads((out / "reproduce.json").read_text())
+    assert set(log["seconds"]) == {*Reproduction.STAGES, "total"}
+    records = results.load(out / "results.json")
+    every_run = {("warm_start", "warmup")} | {(plan, method) for plan, _ in SWEEPS for method in PLANS[plan]}
+    assert sorted((r["plan"], r["method"]) for r in records) == sorted(every_run)  # each once: seed 0 only
+    assert all(r["seed"] == 0 and r["final_eval"]["n"] == 40 and r["cpu"] for r in records)
+    trained = [r for r in records if r["plan"] != "warm_start"]
+    assert all(r["accuracy"][-1]["step"] == 2 for r in trained)  # the quick sizes reach every run, variants too
+    warm = results.plan_runs("warm_start", out / "results.json")["warmup"]["0"]
+    assert warm["sha256"] == hashlib.sha256((out / "data" / "warmstart.pt").read_bytes()).hexdigest()
+    assert log["warm_start"]["sha256"] == warm["sha256"]
+    for name in ("warmstart.pt", "orm.pt", "prm.pt", "grpo_policy.pt", "ppo_policy.pt", "ppo_critic.pt",
+                 "grpo_orm_policy.pt", "train.jsonl", "test.jsonl"):
+        assert (out / "data" / name).is_file(), name
+    for name in ("grpo_learning_curves.png", "results_seeds.png"):
+        assert (out / "figures" / name).is_file(), name
+    readme = (out / "README.md").read_text()
+    for name, block in tables.blocks(out / "results.json", out / "data").items():
+        assert tables.shown(readme, name) == block, name
+    assert fingerprint() == before
+
+    policies = {p: p.stat().st_mtime_ns for p in (out / "sweeps").glob("*/*/seed0/policy.pt")}
+    assert len(policies) == len(every_run) - 1
+    again = reproduce_quick(out)
+    assert all(f"sweep {plan}: 0 of" in again for plan, _ in SWEEPS)
+    assert {p: p.stat().st_mtime_ns for p in policies} == policies  # nothing trained twice
+    assert fingerprint() == before

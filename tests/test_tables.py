@@ -1,0 +1,79 @@
+"""The README's tables, computed from a small results file whose numbers are known by hand."""
+
+import json
+
+import pytest
+
+from minigrpo.experiments import results, tables
+
+
+def run(plan, method, seed, accuracies, wall_s=120.0, **extra):
+    """A record with evaluations at steps 0, 50, 100, ... of the given accuracies."""
+    return {"plan": plan, "method": method, "seed": seed, "wall_s": wall_s, "median_step_s": 0.5, "cpu": "A CPU",
+            "accuracy": [{"step": 50 * i, "accuracy": a, "wall_s": 10.0 * i} for i, a in enumerate(accuracies)],
+            "mean": {"kl": 0.05, "zero_spread_frac": 0.5, "adv_nonzero_frac": 0.5, "adv_abs_mean": 0.4},
+            "series": {"step": [10, 20, 30], "reward_mean": [0.1, 0.2, 0.4], "kl": [0.01, 0.02, 0.06]},
+            "final_eval": {"process_verified_accuracy": 0.5, "pass@1": 0.4, "pass@4": 0.6, "pass@8": 0.7}, **extra}
+
+
+@pytest.fixture
+def results_file(tmp_path):
+    path = tmp_path / "results.json"
+    records = [run("warm_start", "warmup", 0, [0.48], wall_s=30.0),
+               run("credit", "grpo_outcome", 0, [0.48, 0.60, 0.60]),
+               run("credit", "grpo_outcome", 1, [0.48, 0.62, 0.64]),
+               run("credit", "grpo_outcome", 2, [0.48, 0.66, 0.62]),
+               run("credit", "ppo", 0, [0.48, 0.70, 0.72], wall_s=240.0), run("credit", "ppo", 1, [0.48, 0.70, 0.74]),
+               run("credit", "ppo", 2, [0.48, 0.66, 0.76]),
+               run("reward_models", "grpo_orm", 0, [0.48, 0.05, 0.05])]
+    path.write_text(json.dumps(records))
+    return path
+
+
+def row(table: str, label: str) -> list[str]:
+    (line,) = [line for line in table.splitlines() if line.startswith(f"| {label} |")]
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def test_results_table_gives_mean_and_t_interval_over_seeds(results_file):
+    table = tables.results_table(results_file)
+    # finals 0.60, 0.64, 0.62: mean 0.62, sd 0.02, half-width 4.303 * 0.02 / sqrt(3) = 0.0497
+    grpo = row(table, "GRPO, outcome reward (the paper's)")
+    assert grpo[1:3] == ["3", "0.620 ± 0.050"]
+    assert grpo[3] == "0.633 ± 0.076"  # bests 0.60, 0.64, 0.66: sd 0.0306, half-width 4.303 * 0.0306 / sqrt(3)
+    assert grpo[4:8] == ["0.500 ± 0.000", "0.400 ± 0.000", "0.600 ± 0.000", "0.700 ± 0.000"]  # the same each seed
+    assert grpo[8] == "2.0"  # 120 s
+    assert row(table, "warm start (`data/warmstart.pt`)")[2] == "0.480"
+    assert row(table, "GRPO on the learned ORM")[1:3] == ["1", "0.050"]  # one seed: no interval
+    assert "not run yet" in row(table, "control: random reward, p = 0.5")[2]
+
+
+def test_significance_says_what_the_welch_interval_says(results_file):
+    table = tables.significance_table(results_file)
+    # PPO finals 0.72, 0.74, 0.76 against 0.60, 0.64, 0.62: +0.12, both sd 0.02, so se = 0.02 * sqrt(2/3) and
+    # df = 4: half-width 2.776 * 0.01633 = 0.0453
+    assert row(table, "PPO, learned critic + GAE")[1:] == ["3 vs 3", "+0.120 ± 0.045", "yes, higher"]
+    assert row(table, "GRPO on the learned ORM")[3] == "cannot tell: one seed on a side"
+
+
+def test_variants_table_means_each_evaluation_over_seeds(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps([run("variants", "dapo", 0, [0.48, 0.50, 0.60, 0.70]),
+                                run("variants", "dapo", 1, [0.48, 0.54, 0.60, 0.74])]))
+    cells = row(tables.variants_table(path), "`dapo`")
+    assert cells[1:4] == ["2", "0.520 / 0.600 / 0.720", "0.720 ± 0.254"]  # 12.706 * 0.02 = 0.254
+    # last third of 150 steps: the series' windows after step 100 hold none here, so the metrics show "-"
+    assert cells[4:] == ["-", "-", "-", "-"]
+    assert "not run yet" in tables.variants_table(tmp_path / "none.json")
+
+
+def test_compute_sums_hours_per_plan(results_file):
+    table = tables.compute_table(results_file)
+    assert row(table, "`credit`")[1:] == ["6", f"{(5 * 120 + 240) / 3600:.2f}"]
+    assert row(table, "all")[2] == f"{(30 + 5 * 120 + 240 + 120) / 3600:.2f}"
+
+
+def test_results_file_blocks_render_with_no_results_at_all(tmp_path):
+    for name in ("results", "significance", "credit table", "variants", "reward sources", "compute"):
+        assert tables.blocks(tmp_path / "none.json")[name].startswith("|")
+    assert results.load(tmp_path / "none.json") == []
