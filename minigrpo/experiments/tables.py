@@ -51,14 +51,15 @@ def _cpus(records: list[dict]) -> str:
 
 def results_table(path: Path = res.RESULTS) -> str:
     """The headline runs over seeds: final and best greedy accuracy, process-verified accuracy and sampled
-    pass@k of the final policy (mean ± 95% half-width), minutes per run, and the CPUs they ran on."""
+    pass@k of the final policy (mean ± 95% half-width), the median step's seconds (robust to other jobs on a shared
+    machine, unlike a run's total), and the CPUs they ran on."""
     lines = ["| run | seeds | final accuracy | best accuracy | process-verified | pass@1 | pass@4 | pass@8 "
-             "| minutes per run | CPU |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| s per step | CPU |", "|---|---|---|---|---|---|---|---|---|---|"]
     warm = res.plan_runs("warm_start", path).get("warmup", {}).get("0")
     if warm:
         lines.append(f"| warm start (`data/warmstart.pt`) | - | {res.final_accuracy(warm):.3f} | - | "
                      f"{_evals([warm], 'process_verified_accuracy')} | {_evals([warm], 'pass@1')} | "
-                     f"{_evals([warm], 'pass@4')} | {_evals([warm], 'pass@8')} | {warm['wall_s'] / 60:.1f} | "
+                     f"{_evals([warm], 'pass@4')} | {_evals([warm], 'pass@8')} | - | "
                      f"{_cpus([warm])} |")
     for label, plan, method in HEADLINE:
         records = list(res.plan_runs(plan, path).get(method, {}).values())
@@ -70,7 +71,7 @@ def results_table(path: Path = res.RESULTS) -> str:
             f"{cell(res.mean_interval([res.best_accuracy(r) for r in records]))} | "
             f"{_evals(records, 'process_verified_accuracy')} | {_evals(records, 'pass@1')} | "
             f"{_evals(records, 'pass@4')} | {_evals(records, 'pass@8')} | "
-            f"{statistics.mean(r['wall_s'] for r in records) / 60:.1f} | {_cpus(records)} |")
+            f"{statistics.mean(r['median_step_s'] for r in records):.2f} | {_cpus(records)} |")
     return "\n".join(lines)
 
 

@@ -13,13 +13,14 @@ from ..experiments.results import mean_interval
 
 def band(records: list[dict], x: str) -> tuple[list[float], list[float], list[float]]:
     """(x, mean accuracy, 95% half-width) at each evaluation the seeds share; x is the step, or the minutes of
-    training it took (each seed's own, averaged). The half-width is 0 where one seed has no interval."""
+    training it took at the run's median step time (averaged over seeds): on a shared machine other jobs slow some
+    steps, never the median much. The half-width is 0 where one seed has no interval."""
     steps = sorted(set.intersection(*({a["step"] for a in r["accuracy"]} for r in records)))
     xs, means, halves = [], [], []
     for step in steps:
         points = [next(a for a in r["accuracy"] if a["step"] == step) for r in records]
         mean, half = mean_interval([p["accuracy"] for p in points])
-        xs.append(step if x == "step" else statistics.mean(p["wall_s"] for p in points) / 60)
+        xs.append(step if x == "step" else step * statistics.mean(r["median_step_s"] for r in records) / 60)
         means.append(mean)
         halves.append(0.0 if half != half else half)
     return xs, means, halves
@@ -35,7 +36,7 @@ def plot_seed_bands(methods: dict[str, list[dict]], path: Path, title: str) -> P
             ax.fill_between(xs, [m - h for m, h in zip(means, halves)], [m + h for m, h in zip(means, halves)],
                             color=f"C{k}", alpha=0.15)
     axes[0].set(xlabel="training step", ylabel="greedy held-out accuracy", title="accuracy against steps")
-    axes[1].set(xlabel="minutes of training (each run's own clock, 2-core CPU)", title="accuracy against time")
+    axes[1].set(xlabel="minutes of training (steps x median step time, 2-core CPU)", title="accuracy against time")
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
