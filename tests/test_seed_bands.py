@@ -2,7 +2,7 @@
 
 import pytest
 
-from minigrpo.viz.seeds import band, plot_seed_bands
+from minigrpo.viz.seeds import band, plot_seed_bands, series_band
 
 
 def record(accuracies, step_s):
@@ -22,5 +22,15 @@ def test_band_by_hand():
 
 
 def test_plot_writes_the_figure(tmp_path):
-    path = plot_seed_bands({"a": [record([0.4, 0.5], 1.0)]}, tmp_path / "f" / "bands.png", "t")
+    run = {**record([0.4, 0.5], 1.0), "series": {"step": [10], "entropy": [0.5]}}
+    path = plot_seed_bands({"a": [run]}, tmp_path / "f" / "bands.png", "t")
     assert path.exists() and path.stat().st_size > 0
+
+
+def test_series_band_by_hand():
+    runs = [{"series": {"step": [10, 20, 30], "entropy": [0.9, 0.8, 0.7]}},
+            {"series": {"step": [10, 20], "entropy": [0.7, 0.6]}}]  # windows both logged: the first two
+    steps, means, halves = series_band(runs, "entropy")
+    assert steps == [10, 20] and means == pytest.approx([0.8, 0.7])
+    assert halves == pytest.approx([12.706 * 0.1, 12.706 * 0.1])  # sd 0.1 sqrt(2) over sqrt(2), t(1) = 12.706
+    assert series_band(runs, "explained_variance") == ([], [], [])  # not logged: no curve

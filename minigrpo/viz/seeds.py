@@ -26,17 +26,33 @@ def band(records: list[dict], x: str) -> tuple[list[float], list[float], list[fl
     return xs, means, halves
 
 
+def series_band(records: list[dict], metric: str) -> tuple[list[int], list[float], list[float]]:
+    """(step, mean, 95% half-width) of a logged metric's window means (the record's series) over seeds, at the
+    windows every seed logged; ([], [], []) where a run did not log it."""
+    if not all(metric in r["series"] for r in records):
+        return [], [], []
+    n = min(len(r["series"]["step"]) for r in records)
+    steps, means, halves = records[0]["series"]["step"][:n], [], []
+    for i in range(n):
+        mean, half = mean_interval([r["series"][metric][i] for r in records])
+        means.append(mean)
+        halves.append(0.0 if half != half else half)
+    return steps, means, halves
+
+
 def plot_seed_bands(methods: dict[str, list[dict]], path: Path, title: str) -> Path:
-    """One line and band per method ({label: records}), against steps (left) and minutes (right)."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    """One line and band per method ({label: records}): accuracy against steps and against minutes, and the
+    policy's entropy per token over training (does RL sharpen the policy, and how fast?)."""
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4))
     for k, (label, records) in enumerate(methods.items()):
-        for ax, x in zip(axes, ("step", "minutes")):
-            xs, means, halves = band(records, x)
+        curves = [band(records, "step"), band(records, "minutes"), series_band(records, "entropy")]
+        for ax, (xs, means, halves) in zip(axes, curves):
             ax.plot(xs, means, marker=".", color=f"C{k}", label=f"{label} ({len(records)} seeds)")
             ax.fill_between(xs, [m - h for m, h in zip(means, halves)], [m + h for m, h in zip(means, halves)],
                             color=f"C{k}", alpha=0.15)
     axes[0].set(xlabel="training step", ylabel="greedy held-out accuracy", title="accuracy against steps")
     axes[1].set(xlabel="minutes of training (steps x median step time, 2-core CPU)", title="accuracy against time")
+    axes[2].set(xlabel="training step", ylabel="nats per token (10-step mean)", title="entropy of the sampling policy")
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
