@@ -73,6 +73,20 @@ def test_compute_sums_hours_per_plan(results_file):
     assert row(table, "all")[2] == f"{(30 + 5 * 120 + 240 + 120) / 3600:.2f}"
 
 
+def test_reproduce_estimate_counts_every_run_and_the_recorded_speeds(results_file):
+    from minigrpo.experiments.reproduce import SWEEPS
+    from minigrpo.experiments.sweep import PLANS
+
+    runs = sum(len(seeds) * len(PLANS[plan]) for plan, seeds in SWEEPS)
+    credit_seeds = sum(len(seeds) for plan, seeds in SWEEPS if plan == "credit")
+    orm_seeds = sum(len(seeds) for plan, seeds in SWEEPS if plan == "reward_models")
+    hours = (2 * credit_seeds + orm_seeds) * 100 * 0.5 / 3600  # 100 steps at 0.5 s for grpo_outcome, ppo, grpo_orm
+    missing = sum(len(PLANS[plan]) for plan in dict.fromkeys(p for p, _ in SWEEPS)) - 3
+    assert tables.reproduce_estimate(results_file) == (
+        f"A full `python -m minigrpo reproduce` trains {runs} runs: about {hours:.1f} hours of training steps at the "
+        f"speeds recorded here; {missing} methods have no record yet, so their runs are not in that sum.")
+
+
 def test_results_file_blocks_render_with_no_results_at_all(tmp_path):
     for name in ("results", "significance", "credit table", "variants", "reward sources", "compute"):
         assert tables.blocks(tmp_path / "none.json")[name].startswith("|")

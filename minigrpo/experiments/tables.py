@@ -171,7 +171,29 @@ def compute_table(path: Path = res.RESULTS) -> str:
         total += hours
         lines.append(f"| `{plan}` | {len(records)} | {hours:.2f} |")
     lines.append(f"| all | | {total:.2f} |")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n\n" + reproduce_estimate(path)
+
+
+def reproduce_estimate(path: Path = res.RESULTS) -> str:
+    """What a full ``reproduce`` would train (its SWEEPS), and the hours that takes at each method's recorded speed:
+    steps times the median step's seconds, the mean over the method's records (evaluations not counted)."""
+    from .reproduce import SWEEPS
+    from .sweep import PLANS
+
+    runs, hours, missing = 0, 0.0, set()
+    for plan, seeds in SWEEPS:
+        recorded = res.plan_runs(plan, path)
+        for method in PLANS[plan]:
+            runs += len(seeds)
+            records = list(recorded.get(method, {}).values())
+            if not records:
+                missing.add(f"{plan}/{method}")
+                continue
+            seconds = statistics.mean(r["accuracy"][-1]["step"] * r["median_step_s"] for r in records)
+            hours += len(seeds) * seconds / 3600
+    unknown = f"; {len(missing)} methods have no record yet, so their runs are not in that sum" if missing else ""
+    return (f"A full `python -m minigrpo reproduce` trains {runs} runs: about {hours:.1f} hours of training steps at "
+            f"the speeds recorded here{unknown}.")
 
 
 def reward_models_table(data: Path = DATA_DIR) -> str:
