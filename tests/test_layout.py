@@ -30,14 +30,16 @@ def imports(path: Path) -> set[str]:
 
 
 def kind(name: str) -> str:
-    """root, grpo step, grpo loop (trainer, variants), ppo (and learned_rewards beside it), tooling (viz, bench,
-    exercises, bugzoo, experiments) or cli."""
+    """root, grpo step, distributed (what processes share), grpo loop (trainer, variants), ppo (and learned_rewards
+    beside it), tooling (viz, bench, exercises, bugzoo, experiments) or cli."""
     parts = name.split(".")
     if name == "minigrpo.__main__":
         return "cli"
     if len(parts) == 1 or parts[1] not in ("grpo", "ppo", "learned_rewards", "viz", "bench", "exercises", "bugzoo",
-                                           "experiments"):
+                                           "experiments", "distributed"):
         return "root"
+    if parts[1] == "distributed":
+        return "distributed"
     if parts[1] == "grpo":
         return "grpo step" if len(parts) == 2 or parts[2].startswith("step") else "grpo loop"
     return "ppo" if parts[1] in ("ppo", "learned_rewards") else "tooling"
@@ -47,10 +49,11 @@ def kind(name: str) -> str:
 ALLOWED = {
     "root": {"root"},
     "grpo step": {"root", "grpo step"},
-    "grpo loop": {"root", "grpo step", "grpo loop"},
-    "ppo": {"root", "grpo step", "ppo"},
-    "tooling": {"root", "grpo step", "grpo loop", "ppo", "tooling"},
-    "cli": {"root", "grpo step", "grpo loop", "ppo", "tooling"},
+    "distributed": {"root", "grpo step", "distributed"},
+    "grpo loop": {"root", "grpo step", "distributed", "grpo loop"},
+    "ppo": {"root", "grpo step", "distributed", "ppo"},
+    "tooling": {"root", "grpo step", "distributed", "grpo loop", "ppo", "tooling"},
+    "cli": {"root", "grpo step", "distributed", "grpo loop", "ppo", "tooling"},
 }
 
 

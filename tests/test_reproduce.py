@@ -6,11 +6,11 @@ import json
 import subprocess
 import sys
 
-from minigrpo.experiments import results, tables
+from minigrpo.experiments import readme, results
 from minigrpo.experiments.reproduce import SWEEPS, Reproduction
 from minigrpo.experiments.sweep import PLANS
 
-ROOT = tables.ROOT
+ROOT = readme.ROOT
 
 
 def fingerprint() -> dict[str, str]:
@@ -47,9 +47,9 @@ def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
         assert (out / "data" / name).is_file(), name
     for name in ("grpo_learning_curves.png", "results_seeds.png"):
         assert (out / "figures" / name).is_file(), name
-    readme = (out / "README.md").read_text()
-    for name, block in tables.blocks(out / "results.json", out / "data").items():
-        assert tables.shown(readme, name) == block, name
+    text = (out / "README.md").read_text()
+    for name, block in readme.blocks(out / "results.json", out / "data").items():
+        assert readme.shown(text, name) == block, name
     assert fingerprint() == before
 
     policies = {p: p.stat().st_mtime_ns for p in (out / "sweeps").glob("*/*/seed0/policy.pt")}

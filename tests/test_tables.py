@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from minigrpo.experiments import results, tables
+from minigrpo.experiments import readme, results, tables
 
 
 def run(plan, method, seed, accuracies, wall_s=120.0, **extra):
@@ -89,5 +89,5 @@ def test_reproduce_estimate_counts_every_run_and_the_recorded_speeds(results_fil
 
 def test_results_file_blocks_render_with_no_results_at_all(tmp_path):
     for name in ("results", "significance", "credit table", "variants", "reward sources", "compute"):
-        assert tables.blocks(tmp_path / "none.json")[name].startswith("|")
+        assert readme.blocks(tmp_path / "none.json")[name].startswith("|")
     assert results.load(tmp_path / "none.json") == []

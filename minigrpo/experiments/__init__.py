@@ -2,6 +2,7 @@
 
 sweep.py      plans of methods x seeds, trained one process at a time, resumably
 results.py    data/results.json (one record per finished run) and the statistics over seeds
-tables.py     the README's tables, generated from the results file and the package
+tables.py     the README's tables of results, generated from the results file
+readme.py     every generated block of the README (those tables, the loop diff, the bug zoo), and its update
 reproduce.py  one command that rebuilds data/, the results, the figures, the notebooks and the README's tables
 """

@@ -7,7 +7,7 @@
     5 checkpoints     the seed-0 runs' policies become data/grpo_policy.pt, ppo_policy.pt (+ critic), grpo_orm_policy.pt
     6 figures         the README's figures, from those runs and the results file
     7 notebooks       every notebook executed in place, so its outputs show the new numbers
-    8 README          the generated tables (tables.py)
+    8 README          the generated tables (readme.py)
 
 Each stage leaves its output in the work folder (``runs/reproduce``), and a stage whose output is there is not run
 again, so a stopped reproduction resumes where it stopped: run the same command. The results file is a fresh one in
@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..task import DATA_DIR
+from . import readme, tables
 from . import results as res
-from . import tables
 from .sweep import PLANS, final_eval, run_plan, summarize
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -166,7 +166,7 @@ class Reproduction:
     def tables(self) -> None:
         if self.quick:
             shutil.copyfile(ROOT / "README.md", self.readme)
-        changed = tables.update_readme(self.readme, self.results, self.data)
+        changed = readme.update_readme(self.readme, self.results, self.data)
         print(f"README: regenerated {', '.join(changed) or 'nothing (all current)'}", flush=True)
 
     def note(self, key: str, value) -> None:

@@ -1,22 +1,15 @@
-"""The README's generated blocks: tables read from the results file, the checkpoints and the package itself.
+"""The README's tables of results, each generated from the results file (results.py) by one function here.
 
-Each block sits in the README between ``<!-- NAME start -->`` and ``<!-- NAME end -->``. ``update_readme``
-rewrites them all (``python -m minigrpo reproduce`` does, as its last stage; so does ``python
-tests/test_readme.py``), and tests/test_readme.py fails when one differs from what this module generates, so a
-number in a table can never disagree with the record it came from.
+readme.py puts them into the README, with the blocks that come from the code and the checkpoints, and
+tests/test_readme.py fails when the README shows another table than these functions generate.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 import statistics
 from pathlib import Path
 
-from ..task import DATA_DIR
 from . import results as res
-
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 # The headline runs, in the order the Results table lists them: (label, plan, method).
 HEADLINE = [
@@ -194,75 +187,3 @@ def reproduce_estimate(path: Path = res.RESULTS) -> str:
     unknown = f"; {len(missing)} methods have no record yet, so their runs are not in that sum" if missing else ""
     return (f"A full `python -m minigrpo reproduce` trains {runs} runs: about {hours:.1f} hours of training steps at "
             f"the speeds recorded here{unknown}.")
-
-
-def reward_models_table(data: Path = DATA_DIR) -> str:
-    """The shipped reward models, from the held-out report in each checkpoint's meta."""
-    from ..checkpoint import load_checkpoint
-    from ..reward_model import RewardModel
-
-    lines = ["| model | kind | held-out positions | agrees with its labels | agrees with the verifier | ECE | Brier "
-             "| first wrong step found (labels) |", "|---|---|---|---|---|---|---|---|"]
-    for name in ("orm", "prm"):
-        _, meta = load_checkpoint(Path(data) / f"{name}.pt", build=RewardModel)
-        r = meta["heldout"]
-        first = (f"{r['first_error_found']:.1%} ({r['first_error_labels']:.1%})" if "first_error_found" in r
-                 else "n/a")
-        lines.append(f"| `data/{name}.pt` | {meta['kind']} | {r['positions']} | {r['accuracy']:.1%} | "
-                     f"{r['verifier_accuracy']:.1%} | {r['ece']:.3f} | {r['brier']:.3f} | {first} |")
-    return "\n".join(lines)
-
-
-def _loop(path: str, function: str) -> list[str]:
-    """sed -n '/^def NAME/,$p' FILE: the lines from the function's definition to the end of the file."""
-    lines = (ROOT / path).read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"def {function}"))
-    return lines[start:]
-
-
-def loop_diff() -> str:
-    """What `diff -U1` prints for the two loops, without its two file-name lines, in a diff block."""
-    grpo, ppo = _loop("minigrpo/grpo/trainer.py", "train_grpo"), _loop("minigrpo/ppo/trainer.py", "train_ppo")
-    return "```diff\n" + "\n".join(list(difflib.unified_diff(grpo, ppo, n=1, lineterm=""))[2:]) + "\n```"
-
-
-def bug_table() -> str:
-    """The catalogue of the bug zoo, from minigrpo/bugzoo/catalogue.py."""
-    from ..bugzoo import BUGS
-
-    lines = ["| bug | what it does (first sentence) | found in | planted against |", "|---|---|---|---|"]
-    for bug in BUGS:
-        first = bug.description.split(". ")[0].rstrip(".").replace("|", "\\|") + "."  # a bare | ends a cell
-        where = bug.source.removeprefix("https://github.com/")
-        tests = ", ".join(f"`{t.removeprefix('tests/')}`" for t in bug.tests)
-        lines.append(f"| `{bug.name}` | {first} | [{where}]({bug.source}) | {tests} |")
-    return "\n".join(lines)
-
-
-def blocks(results: Path = res.RESULTS, data: Path = DATA_DIR) -> dict[str, str]:
-    """Every generated block of the README, by name."""
-    return {"loop diff": loop_diff(), "bug zoo": bug_table(), "results": results_table(results),
-            "significance": significance_table(results), "credit table": credit_table(results),
-            "variants": variants_table(results), "reward models": reward_models_table(data),
-            "reward sources": reward_sources_table(results), "compute": compute_table(results)}
-
-
-def shown(readme: str, name: str) -> str | None:
-    """The block the README shows under ``name``, None where it has none."""
-    found = re.search(f"<!-- {name} start -->\n(.*?)\n?<!-- {name} end -->", readme, re.S)
-    return found.group(1) if found else None
-
-
-def update_readme(readme: Path = ROOT / "README.md", results: Path = res.RESULTS, data: Path = DATA_DIR) -> list[str]:
-    """Rewrite every generated block of ``readme``; returns the names of those that changed."""
-    text = Path(readme).read_text()
-    changed = []
-    for name, block in blocks(results, data).items():
-        if shown(text, name) is None:
-            raise ValueError(f"{readme}: the block '<!-- {name} start -->' ... '<!-- {name} end -->' is missing")
-        if shown(text, name) != block:
-            changed.append(name)
-            text = re.sub(f"<!-- {name} start -->.*?<!-- {name} end -->",
-                          lambda m, b=block, n=name: f"<!-- {n} start -->\n{b}\n<!-- {n} end -->", text, flags=re.S)
-    Path(readme).write_text(text)
-    return changed
