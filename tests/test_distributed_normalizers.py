@@ -1,0 +1,87 @@
+"""Split a batch over R processes (played here in one): the mean of the processes' losses, and of their gradients,
+is the one-process objective only with the denominators summed across processes; a per-process mean is not."""
+
+import numpy as np
+import pytest
+import torch
+
+from minigrpo.distributed.normalizers import local_counts, mean_std, moments, shard_objective
+
+
+def batch(lengths, T=6, seed=0):
+    """per_token values [B, G, T] (float64, requiring grad) with padding garbage, and the mask of ``lengths``."""
+    gen = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor(lengths)
+    mask = torch.arange(T) < lengths[..., None]
+    x = torch.randn(*mask.shape, generator=gen, dtype=torch.float64)
+    x = torch.where(mask, x, torch.tensor(float("nan"), dtype=torch.float64)).requires_grad_()
+    return x, mask
+
+
+def numpy_objective(x, mask, how, max_len):
+    """J over the whole batch in float64 numpy, from the module's table."""
+    x, mask = x.detach().numpy(), mask.numpy()
+    real = np.where(mask, x, 0.0)
+    if how == "grpo":
+        return np.mean(real.sum(-1) / mask.sum(-1))
+    if how == "dapo":
+        return real.sum() / mask.sum()
+    return real.sum() / (mask.shape[0] * mask.shape[1] * max_len)
+
+
+# Two processes of 2 prompts x G = 2, lengths very different between them, and three of 1 prompt each.
+SHARDINGS = [[slice(0, 2), slice(2, 4)], [slice(0, 1), slice(1, 3), slice(3, 4)]]
+LENGTHS = [[2, 3], [1, 2], [6, 5], [4, 6]]
+
+
+@pytest.mark.parametrize("how", ["grpo", "dapo", "dr_grpo"])
+@pytest.mark.parametrize("shards", SHARDINGS, ids=["2 even", "3 uneven"])
+def test_the_mean_of_the_shard_losses_is_the_whole_batch_objective(how, shards):
+    x, mask = batch(LENGTHS)
+    counts = sum(local_counts(mask[s]) for s in shards)  # the all-reduce
+    assert counts.tolist() == [8, sum(map(sum, LENGTHS))]
+    losses = [shard_objective(x[s], mask[s], how, counts, len(shards), max_len=6) for s in shards]
+    mean = torch.stack(losses).mean()  # what DDP's gradient averaging optimizes
+    assert mean.item() == pytest.approx(numpy_objective(x, mask, how, 6), rel=1e-12)
+    (grad,) = torch.autograd.grad(mean, x)
+    whole = shard_objective(x, mask, how, local_counts(mask), 1, max_len=6)  # one process
+    (expected,) = torch.autograd.grad(whole, x)
+    assert torch.allclose(grad, expected, rtol=1e-12, atol=0) and not grad.isnan().any()
+
+
+def test_a_per_process_token_mean_weighs_the_tokens_of_short_shards_more():
+    x, mask = batch(LENGTHS)
+    shards = SHARDINGS[0]
+    per_process = torch.stack([torch.where(mask[s], x[s], 0.0).sum() / mask[s].sum() for s in shards]).mean()
+    right = numpy_objective(x, mask, "dapo", 6)
+    assert abs(per_process.item() - right) > 0.05  # 8 tokens against 21: each short-shard token counts 21/8 more
+    # with equal shards of completions, a per-process completion mean is exact: grpo needs nothing summed
+    per_process_grpo = torch.stack([
+        (torch.where(mask[s], x[s], 0.0).sum(-1) / mask[s].sum(-1)).mean() for s in shards]).mean()
+    assert per_process_grpo.item() == pytest.approx(numpy_objective(x, mask, "grpo", 6), rel=1e-12)
+
+
+def test_batch_statistics_from_summed_moments_are_the_whole_batch_ones():
+    rewards = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 0.0]], dtype=torch.float64)
+    summed = sum(moments(rewards[s]) for s in (slice(0, 1), slice(1, 3)))
+    mean, std = mean_std(summed)
+    assert mean == pytest.approx(rewards.mean().item()) and std == pytest.approx(rewards.std().item(), rel=1e-12)
+    x, mask = batch(LENGTHS)
+    mean, std = mean_std(sum(moments(x[s].detach(), mask[s]) for s in SHARDINGS[1]))
+    real = x.detach().numpy()[mask.numpy()]
+    assert mean == pytest.approx(real.mean(), rel=1e-12) and std == pytest.approx(real.std(ddof=1), rel=1e-12)
+
+
+def test_bad_input_is_refused_by_name():
+    x, mask = batch(LENGTHS)
+    counts = local_counts(mask)
+    with pytest.raises(ValueError, match="aggregation must be"):
+        shard_objective(x, mask, "bnpo", counts, 1)
+    with pytest.raises(ValueError, match="dr_grpo needs max_len"):
+        shard_objective(x, mask, "dr_grpo", counts, 1, max_len=3)
+    with pytest.raises(ValueError, match="world_size must be at least 1"):
+        shard_objective(x, mask, "grpo", counts, 0)
+    with pytest.raises(ValueError, match="must match"):
+        shard_objective(x[:, :, :3], mask, "grpo", counts, 1)
+    with pytest.raises(ValueError, match="at least two values"):
+        mean_std(moments(torch.tensor([1.0])))
