@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .bugzoo.cli import add_command as add_bugzoo_command
 from .config import QUICK, BenchConfig, GRPOConfig, ModelConfig, PPOConfig, TaskConfig, WarmupConfig
-from .experiments.results import RESULTS
+from .experiments.cli import add_commands as add_experiment_commands
 from .learned_rewards.cli import add_command as add_reward_model_command
 from .options import add_config_flags, add_out_flags, config_from
 from .task import DATA_DIR
@@ -136,21 +136,6 @@ def cmd_bench(args) -> None:
                       "fraction_of_matmul": summary["flops"]["fraction_of_matmul"]}))
 
 
-def cmd_sweep(args) -> None:
-    from .experiments.sweep import run_plan
-
-    run_plan(args.plan, args.seeds, Path(args.runs) / args.plan, Path(args.out), args.extra.split(), args.methods,
-             args.data)
-    print(json.dumps({"results": args.out}))
-
-
-def cmd_reproduce(args) -> None:
-    from .experiments.reproduce import reproduce
-
-    print(json.dumps(reproduce(Path(args.out or ("runs/reproduce-quick" if args.quick else "runs/reproduce")),
-                               args.quick)))
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m minigrpo", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -202,31 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/bench", help="folder to write bench.json into")
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("sweep", help="train a plan's methods for several seeds, resumably; records in --out")
-    p.add_argument("plan", help="a plan of minigrpo/experiments/sweep.py: credit, reward_models, controls, "
-                   "kl_estimators, step_label_noise or variants")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="RL seeds, each from the same warm start")
-    p.add_argument("--methods", nargs="+", default=None, metavar="NAME", help="train only these methods of the plan, "
-                   "in this order (default: all)")
-    p.add_argument("--runs", default="runs/sweeps", help="folder of the run folders (<plan>/<name>/seed<N>)")
-    p.add_argument("--data", default="data", help="folder of the splits, warmstart.pt every run starts from, and the "
-                   "reward models (default: data)")
-    p.add_argument("--out", default=str(RESULTS), help="the results file each finished run's record goes into")
-    p.add_argument("--extra", default="", help="flags added to every run, e.g. '--steps 20' for a smoke test")
-    p.set_defaults(func=cmd_sweep)
-
-    p = sub.add_parser("reproduce", help="rebuild everything: splits, warm start, reward models, every run, "
-                       "figures, notebooks, README tables (hours); --quick: the same at toy size (minutes)")
-    p.add_argument("--quick", action="store_true", help="toy sizes, everything inside --out, the repository untouched")
-    p.add_argument("--out", help="work folder; a stopped run resumes from it (default: runs/reproduce[-quick])")
-    p.set_defaults(func=cmd_reproduce)
-
     p = sub.add_parser("figures", help="plot learning curves (and the PPO comparison) into figures/")
     p.add_argument("--run", default="runs/grpo", help="the GRPO run folder")
     p.add_argument("--ppo-run", default="runs/ppo", help="adds the GRPO-vs-PPO and token-credit figures if present")
     p.add_argument("--seed", type=int, default=0, help="seed for the completions of the token-credit figure")
     p.add_argument("--out", default=str(FIGURES_DIR), help="folder to write the PNGs into")
     p.set_defaults(func=cmd_figures)
+    add_experiment_commands(sub)
     add_bugzoo_command(sub)
     return parser
 

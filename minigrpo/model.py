@@ -185,6 +185,7 @@ def generate(
     generator: torch.Generator | None = None,
     use_cache: bool = True,
     return_entropy: bool = False,
+    sampler=None,
 ):
     """Autoregressive generation for all N rows at once.
 
@@ -197,6 +198,7 @@ def generate(
     ``use_cache=False`` re-runs the whole prefix for every new token instead of feeding
     only the newest one against cached keys and values: the same tokens, much slower
     (``python -m minigrpo bench`` measures by how much).
+    ``sampler(probs [N, V]) -> tokens [N]`` draws the tokens instead of ``torch.multinomial`` with ``generator``.
     """
     N, P = prompt.shape
     if P + max_new_tokens - 1 > model.cfg.block_size:  # the last new token is never fed back in
@@ -212,6 +214,8 @@ def generate(
         logp_all = torch.log_softmax(logits / temperature, dim=-1)
         if greedy:
             next_token = logp_all.argmax(-1)
+        elif sampler is not None:  # distributed/sampling.py: each prompt's own random numbers
+            next_token = sampler(logp_all.exp())
         else:
             next_token = torch.multinomial(logp_all.exp(), 1, generator=generator).squeeze(-1)
         next_logp = logp_all.gather(-1, next_token[:, None]).squeeze(-1)

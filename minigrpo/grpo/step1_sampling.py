@@ -43,8 +43,9 @@ def sample_group(
     max_new_tokens: int,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
+    sampler=None,
 ) -> Group:
-    """Sample G completions for each of the B problems, all B * G in one batch."""
+    """Sample G completions for each of the B problems, all B * G in one batch (``sampler``: see ``generate``)."""
     if not isinstance(policy, torch.nn.Module):
         raise TypeError(f"policy must be a torch.nn.Module (the GPT), got {type(policy).__name__}")
     if not isinstance(problems, (list, tuple)) or not all(isinstance(p, Problem) for p in problems):
@@ -61,7 +62,7 @@ def sample_group(
     prompt_valid = prompt_valid.repeat_interleave(G, dim=0)
     completions, mask, old_logp, entropy = generate(
         policy, prompt, prompt_valid, max_new_tokens, EOS_ID, PAD_ID,
-        temperature=temperature, generator=generator, return_entropy=True,
+        temperature=temperature, generator=generator, return_entropy=True, sampler=sampler,
     )
     texts = [decode(row) for row in completions.tolist()]
     return Group(
