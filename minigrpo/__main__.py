@@ -56,6 +56,7 @@ def cmd_warmup(args) -> None:
 def cmd_train(args) -> None:
     """GRPO or PPO from a checkpoint: the same run folder, metrics and final JSON line."""
     from .checkpoint import check_fits, load_checkpoint, save_checkpoint
+    from .distributed import World
     from .resume import Checkpoints
     from .runtime import RunFolder, resolve_device, seed_everything
     from .task import load_split
@@ -63,6 +64,9 @@ def cmd_train(args) -> None:
     kind = args.command
     cfg = config_from(GRPOConfig if kind == "grpo" else PPOConfig, args)
     device = resolve_device(cfg.device)
+    world = World.from_env(device)  # under torchrun: join the other processes (distributed/world.py)
+    if world.torchrun and (kind != "grpo" or args.resume):
+        raise ValueError("under torchrun: grpo only, and without --resume, for now")
     seed_everything(cfg.seed)
     policy, _ = load_checkpoint(args.init, device=device)
     reward_model = None
@@ -74,17 +78,20 @@ def cmd_train(args) -> None:
     check_fits(policy.cfg, train + test, cfg.max_new_tokens, f"checkpoint {args.init}")
     if args.save_every < 1:
         raise ValueError(f"--save-every must be at least 1, got {args.save_every}")
-    run = RunFolder(args.out, {"model": policy.cfg, kind: cfg}, args.overwrite, args.resume)
+    run = RunFolder(args.out, {"model": policy.cfg, kind: cfg}, args.overwrite, args.resume) if world.main else None
     with Checkpoints(run, args.save_every) as checkpoints:  # on any error, says where the last checkpoint is
         if kind == "grpo":
             from .grpo.trainer import train_grpo
 
-            train_grpo(policy, cfg, train, test, log=run.log, checkpoints=checkpoints, reward_model=reward_model)
+            train_grpo(policy, cfg, train, test, log=run and run.log, checkpoints=checkpoints,
+                       reward_model=reward_model, world=world)
         else:
             from .ppo.trainer import train_ppo
 
             critic = train_ppo(policy, cfg, train, test, log=run.log, checkpoints=checkpoints)
             save_checkpoint(critic, run.path / "critic.pt", meta={"kind": "ppo critic", "init": str(args.init)})
+        if run is None:  # distributed: a process other than 0 has trained its share; 0 saves
+            return
         save_checkpoint(policy, run.path / "policy.pt", meta={"kind": kind, "init": str(args.init)})
     run.finish()
     accuracies = [r["test_accuracy"] for r in run.records if "test_accuracy" in r]

@@ -40,3 +40,11 @@ class PerPromptSampler:
         # U times the row's total, which rounding leaves a hair off 1: so U always falls below the last step of the
         # CDF, and "<=" never lands on a token of probability 0 (its step of the CDF is empty)
         return (cdf <= uniforms[:, None] * cdf[:, -1:]).sum(-1)
+
+
+def per_prompt_sampler(world, cfg, step: int, first: int, count: int, device) -> PerPromptSampler | None:
+    """The sampler of prompts first .. first + count - 1 of the global batch under torchrun; None in one process
+    (the loop's own generator then samples, as it always has)."""
+    if not world.torchrun:
+        return None
+    return PerPromptSampler(cfg.seed, step, list(range(first, first + count)), cfg.group_size, device)

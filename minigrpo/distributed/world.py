@@ -13,26 +13,49 @@ the policy stay equal. Only process 0 evaluates, logs and saves.
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
+# Switches whose numbers span the whole batch or come from the run's one generator: under torchrun they would need
+# more than this module shares (the batch's std across processes; a draw per prompt), so they are refused there.
+NOT_YET = {"adv_scale": "batch", "multi_reward_norm": "gdpo", "supervision": "monte_carlo"}
+NOT_YET_NONZERO = ("random_reward", "step_label_noise")
+
 
 @dataclass(frozen=True)
 class World:
     rank: int = 0
     size: int = 1
+    torchrun: bool = False  # started by torchrun: sampling per prompt, losses over the whole batch, even for R = 1
 
     @classmethod
     def from_env(cls, device: torch.device) -> World:
         """Join torchrun's process group if this process was started by it; else a world of one."""
         if "WORLD_SIZE" not in os.environ:
             return cls()
+        if device.type == "cuda":  # one GPU per process: torchrun's LOCAL_RANK says which
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
         if not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        return cls(dist.get_rank(), dist.get_world_size())
+            atexit.register(dist.destroy_process_group)
+        return cls(dist.get_rank(), dist.get_world_size(), torchrun=True)
+
+    def check(self, cfg) -> None:
+        """Refuse, before anything runs, a config this module cannot split over processes yet."""
+        if not self.torchrun:
+            return
+        for name, value in NOT_YET.items():
+            if getattr(cfg, name) == value:
+                raise ValueError(f"{name}={value!r} is not supported under torchrun yet (it needs statistics of the "
+                                 "whole batch across processes)")
+        for name in NOT_YET_NONZERO:
+            if getattr(cfg, name):
+                raise ValueError(f"{name} is not supported under torchrun yet (its draws come from the run's one "
+                                 "generator, not from one per prompt)")
 
     @property
     def main(self) -> bool:

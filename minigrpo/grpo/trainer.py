@@ -13,8 +13,9 @@
 
 The defaults are DeepSeekMath's GRPO; a switch in GRPOConfig adds one line tagged
 ``# variant:`` that replaces one step's result (``variants.py``, and ``credit.py`` for the
-per-step credit: VinePPO's sampled step values, process scale, noisy step labels). ``ppo/trainer.py`` is
-this loop with a critic: diff the two files.
+per-step credit: VinePPO's sampled step values, process scale, noisy step labels). Under torchrun, the lines
+tagged ``# distributed:`` split the batch over processes (``minigrpo/distributed``); in one process they do nothing.
+``ppo/trainer.py`` is this loop with a critic: diff the two files.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from torch.nn.utils import clip_grad_norm_
 from tqdm.auto import tqdm
 
 from ..config import GRPOConfig
+from ..distributed import World, local_counts, per_prompt_sampler, shard_objective
 from ..evaluate import greedy_accuracy
 from ..grpo import credit, variants
 from ..grpo.step1_sampling import group_logprobs, sample_group
@@ -48,15 +50,18 @@ from ..task import Problem
 
 def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Problem], log=None,
                progress: bool = True, checkpoints: Checkpoints | None = None,
-               reward_model: RewardModel | None = None) -> GPT:
+               reward_model: RewardModel | None = None, world: World | None = None) -> GPT:
     """Run ``cfg.steps`` GRPO steps on ``policy`` in place; ``log(record)`` gets each step's metrics.
 
     ``reward_model`` (loaded from ``cfg.reward_model``) scores instead of the verifier; the verifier's rewards are
     still logged (``reward_mean``, held-out accuracy) next to the model's (``learned_reward_mean``).
 
     ``checkpoints`` (resume.py) restore a stopped run and save the state to resume from; with or without
-    them, the loop stops at the first non-finite loss or gradient norm."""
-    log = log or (lambda record: None)
+    them, the loop stops at the first non-finite loss or gradient norm. ``world``: the processes of a torchrun
+    (distributed/world.py); only its process 0 evaluates and logs."""
+    world = world or World()
+    world.check(cfg)
+    log = log if world.main and log else (lambda record: None)
     checkpoints = checkpoints or Checkpoints()
     device = next(policy.parameters()).device
     torch.manual_seed(cfg.seed)
@@ -65,17 +70,21 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
     reference = frozen_copy(policy)  # pi_ref
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
     state = TrainingState(policy, reference, optimizer, generator, prompt_rng)
-    if not checkpoints.resume(state):  # --resume: the state of step k, as a run that never stopped had it
+    if not checkpoints.resume(state) and world.main:  # --resume: the state of step k, as a run that never stopped had
         log({"step": 0, "test_accuracy": greedy_accuracy(policy, test)["accuracy"]})
 
-    bar = tqdm(range(state.step + 1, cfg.steps + 1), desc="grpo", disable=not progress)
+    bar = tqdm(range(state.step + 1, cfg.steps + 1), desc="grpo", disable=not (progress and world.main))
     for step in bar:
         if variants.reference_reset_due(step, cfg.ref_reset_every):  # variant: iterative GRPO
             reference.load_state_dict(policy.state_dict())
         start = time.perf_counter()
         problems = prompt_rng.sample(train, cfg.prompts_per_step)
+        problems, first = world.shard(problems)  # distributed: this process's 1/R of the prompts
+        sampler = per_prompt_sampler(world, cfg, step, first, len(problems), device)  # distributed: None in one
         with torch.no_grad():  # pi_old <- pi_theta: the sampling log-probs are pi_old's
-            group = sample_group(policy, problems, cfg.group_size, cfg.max_new_tokens, cfg.temperature, generator)  # 1
+            group = sample_group(policy, problems, cfg.group_size, cfg.max_new_tokens, cfg.temperature, generator,
+                                 sampler)  # 1
+            counts = world.sum(local_counts(group.mask))  # distributed: completions and tokens of the whole batch
             rewards = score_outcomes(outcome_reward, group)  # 2
             scores = rewards  # what GRPO maximizes: the verifier's r_i, unless a learned model scores instead
             if reward_model is not None and cfg.supervision == "outcome":  # variant: r_i from a learned ORM
@@ -116,8 +125,14 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
             objective = grpo_objective(surrogate, kl, group.mask, cfg.kl_coef)  # 6
             if variants.changes_objective(cfg):  # variant: k2 or TRL's rho k3 in the loss; DAPO's, Dr. GRPO's average
                 objective = variants.objective(surrogate, logp, group.old_logp, ref_logp, group.mask, cfg)
+            if world.torchrun:  # distributed: this shard's part of J over the whole batch (normalizers.py)
+                per_token = surrogate - cfg.kl_coef * variants.kl_in_loss(logp, group.old_logp, ref_logp,
+                                                                          cfg.kl_estimator)
+                objective = shard_objective(per_token, group.mask, cfg.aggregation, counts, world.size,
+                                            cfg.max_new_tokens)
             optimizer.zero_grad(set_to_none=True)
             (-objective).backward()
+            world.average_gradients(policy)  # distributed: every process steps with the whole batch's gradient
             grad_norm = clip_grad_norm_(policy.parameters(), cfg.grad_clip)
             optimizer.step()
             clip_fracs.append(clip_fraction(ratio.detach(), adv, surrogate.detach(), group.mask))
@@ -127,7 +142,8 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
                   **variants.reward_component_means(group, cfg), "wall_s": time.perf_counter() - start}
         if reward_model is not None:  # what GRPO maximized, next to the verifier's reward_mean: the gap is hacking
             record["learned_reward_mean"] = scores.mean().item()
-        if step % cfg.eval_every == 0 or step == cfg.steps:
+        record = world.mean_metrics(record)  # distributed: each metric averaged over processes
+        if world.main and (step % cfg.eval_every == 0 or step == cfg.steps):
             record["test_accuracy"] = greedy_accuracy(policy, test)["accuracy"]
         log(record)
         checkpoints.step_done(record, state)  # stops at a non-finite loss or gradient norm; saves every few steps
