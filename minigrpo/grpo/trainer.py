@@ -70,7 +70,7 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
     reference = frozen_copy(policy)  # pi_ref
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
     state = TrainingState(policy, reference, optimizer, generator, prompt_rng)
-    if not checkpoints.resume(state) and world.main:  # --resume: the state of step k, as a run that never stopped had
+    if not checkpoints.resume(state) and world.main:  # --resume: step k's state, as an unstopped run had it
         log({"step": 0, "test_accuracy": greedy_accuracy(policy, test)["accuracy"]})
 
     bar = tqdm(range(state.step + 1, cfg.steps + 1), desc="grpo", disable=not (progress and world.main))
