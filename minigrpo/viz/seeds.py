@@ -53,6 +53,9 @@ def plot_seed_bands(methods: dict[str, list[dict]], path: Path, title: str) -> P
     axes[0].set(xlabel="training step", ylabel="greedy held-out accuracy", title="accuracy against steps")
     axes[1].set(xlabel="minutes of training (steps x median step time, 2-core CPU)", title="accuracy against time")
     axes[2].set(xlabel="training step", ylabel="nats per token (10-step mean)", title="entropy of the sampling policy")
+    for ax in axes[:2]:
+        ax.set_ylim(0, 1)  # a band of few seeds can reach past what an accuracy can be; the axis shows what can
+    axes[2].set_ylim(bottom=0)
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
