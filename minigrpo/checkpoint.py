@@ -37,8 +37,10 @@ def atomic_save(payload: dict, path: str | Path) -> None:
             torch.save(payload, f)
         os.chmod(tmp, 0o644)  # mkstemp makes the file private; a checkpoint is meant to be shared
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err.__context__, KeyboardInterrupt):  # Ctrl-C mid-write: torch's writer fails on its way out
+            raise KeyboardInterrupt from None  # and would hide that the user stopped the run
         raise
 
 

@@ -122,3 +122,20 @@ def test_a_model_must_fit_the_tokenizer_and_the_tasks_longest_prompt_plus_its_co
         check_fits(ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=28), problems, None, "m.pt")
     with pytest.raises(ValueError, match=f"vocab_size is {VOCAB_SIZE - 2}, the tokenizer has {VOCAB_SIZE}"):
         check_fits(ModelConfig(vocab_size=VOCAB_SIZE - 2, n_layer=1, n_head=2, n_embd=16), problems, 8, "m.pt")
+
+
+def test_ctrl_c_in_the_middle_of_a_save_stays_a_ctrl_c(tmp_path, monkeypatch):
+    """torch's zip writer fails on its way out when Ctrl-C lands inside torch.save; the user must still see an
+    interruption (exit 130), not that RuntimeError, and no half-written file may stay."""
+    import minigrpo.checkpoint as checkpoint
+
+    def interrupted_save(payload, f):
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 22592 vs 22544")
+
+    monkeypatch.setattr(checkpoint.torch, "save", interrupted_save)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.atomic_save({"x": 1}, tmp_path / "c.pt")
+    assert list(tmp_path.iterdir()) == []

@@ -41,8 +41,16 @@ class World:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
         if not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-            atexit.register(dist.destroy_process_group)
+            atexit.register(cls._leave)
         return cls(dist.get_rank(), dist.get_world_size(), torchrun=True)
+
+    @staticmethod
+    def _leave() -> None:
+        """At exit, wait for every process before leaving the group: a process that leaves while process 0 still
+        evaluates and saves would tear down the connections under it (gloo aborts)."""
+        if dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
 
     def check(self, cfg) -> None:
         """Refuse, before anything runs, a config this module cannot split over processes yet."""
