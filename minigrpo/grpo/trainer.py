@@ -84,7 +84,6 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
         with torch.no_grad():  # pi_old <- pi_theta: the sampling log-probs are pi_old's
             group = sample_group(policy, problems, cfg.group_size, cfg.max_new_tokens, cfg.temperature, generator,
                                  sampler)  # 1
-            counts = world.sum(local_counts(group.mask))  # distributed: completions and tokens of the whole batch
             rewards = score_outcomes(outcome_reward, group)  # 2
             scores = rewards  # what GRPO maximizes: the verifier's r_i, unless a learned model scores instead
             if reward_model is not None and cfg.supervision == "outcome":  # variant: r_i from a learned ORM
@@ -126,6 +125,7 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
             if variants.changes_objective(cfg):  # variant: k2 or TRL's rho k3 in the loss; DAPO's, Dr. GRPO's average
                 objective = variants.objective(surrogate, logp, group.old_logp, ref_logp, group.mask, cfg)
             if world.torchrun:  # distributed: this shard's part of J over the whole batch (normalizers.py)
+                counts = world.sum(local_counts(group.mask))  # the completions and tokens of all processes
                 per_token = surrogate - cfg.kl_coef * variants.kl_in_loss(logp, group.old_logp, ref_logp,
                                                                           cfg.kl_estimator)
                 objective = shard_objective(per_token, group.mask, cfg.aggregation, counts, world.size,
