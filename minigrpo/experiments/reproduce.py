@@ -9,8 +9,9 @@
     7 notebooks       every notebook executed in place, so its outputs show the new numbers
     8 README          the generated tables (readme.py)
 
-Each stage leaves its output in the work folder (``runs/reproduce``), and a stage whose output is there is not run
-again, so a stopped reproduction resumes where it stopped: run the same command. The results file is a fresh one in
+Each stage leaves its output in the work folder (``runs/reproduce``); a warm start, reward model or run that is
+there is not trained again (the cheap stages are simply redone), so a stopped reproduction resumes: run the same
+command. The results file is a fresh one in
 the work folder (a new warm start makes every old record stale) and replaces data/results.json when the runs are
 done. Everything is deterministic on one kind of CPU; another kind rounds differently (README, Results).
 
