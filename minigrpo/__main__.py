@@ -65,8 +65,6 @@ def cmd_train(args) -> None:
     cfg = config_from(GRPOConfig if kind == "grpo" else PPOConfig, args)
     device = resolve_device(cfg.device)
     world = World.from_env(device)  # under torchrun: join the other processes (distributed/world.py)
-    if world.torchrun and (kind != "grpo" or args.resume):
-        raise ValueError("under torchrun: grpo only, and without --resume, for now")
     seed_everything(cfg.seed)
     policy, _ = load_checkpoint(args.init, device=device)
     reward_model = None
@@ -88,12 +86,15 @@ def cmd_train(args) -> None:
         else:
             from .ppo.trainer import train_ppo
 
-            critic = train_ppo(policy, cfg, train, test, log=run.log, checkpoints=checkpoints)
-            save_checkpoint(critic, run.path / "critic.pt", meta={"kind": "ppo critic", "init": str(args.init)})
+            critic = train_ppo(policy, cfg, train, test, log=run and run.log, checkpoints=checkpoints, world=world)
         if run is None:  # distributed: a process other than 0 has trained its share; 0 saves
+            world.finish()
             return
+        if kind == "ppo":
+            save_checkpoint(critic, run.path / "critic.pt", meta={"kind": "ppo critic", "init": str(args.init)})
         save_checkpoint(policy, run.path / "policy.pt", meta={"kind": kind, "init": str(args.init)})
     run.finish()
+    world.finish()
     accuracies = [r["test_accuracy"] for r in run.records if "test_accuracy" in r]
     print(json.dumps({"accuracy_before": accuracies[0], "accuracy_after": accuracies[-1],
                       "train_seconds": round(sum(r.get("wall_s", 0.0) for r in run.records), 1),

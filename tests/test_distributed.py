@@ -51,19 +51,25 @@ def test_a_world_of_one_changes_nothing_and_torchrun_refuses_what_it_cannot_spli
         World(rank=0, size=4).shard(list(range(6)))
     torchrun = World(torchrun=True)
     torchrun.check(GRPOConfig())
-    for bad, match in ((dict(adv_scale="batch"), "adv_scale='batch' is not supported under torchrun"),
-                       (dict(supervision="monte_carlo"), "supervision='monte_carlo'"),
-                       (dict(random_reward=0.5), "random_reward is not supported")):
+    torchrun.check(GRPOConfig(adv_scale="batch"))  # World.std spans the processes
+    torchrun.check(GRPOConfig(reward_weights={"correct": 1.0, "format": 0.5}, multi_reward_norm="gdpo"))
+    for bad, match in ((dict(supervision="monte_carlo"), "supervision='monte_carlo' is not supported under torchrun"),
+                       (dict(random_reward=0.5), "random_reward is not supported"),
+                       (dict(supervision="process", step_label_noise=0.1), "step_label_noise is not supported")):
         with pytest.raises(ValueError, match=match):
             torchrun.check(GRPOConfig(**bad))
 
 
-def torchrun(processes, out, *flags):
-    """``torchrun --standalone --nproc_per_node N -m minigrpo grpo`` on 4 prompts x 4 for 3 steps; its metrics."""
+def torchrun(processes, out, *flags, command="grpo", script=None):
+    """``torchrun --standalone --nproc_per_node N -m minigrpo grpo`` on 4 prompts x 4 for 3 steps; its metrics.
+    ``script``: a Python file torchrun runs instead of ``-m minigrpo`` (it calls minigrpo's main itself)."""
+    target = [str(script)] if script else ["-m", "minigrpo"]
     argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
-            "-m", "minigrpo", "grpo", "--steps", "3", "--prompts-per-step", "4", "--group-size", "4",
+            *target, command, "--steps", "3", "--prompts-per-step", "4", "--group-size", "4",
             "--eval-every", "100", "--lr", "1e-3", "--out", str(out), *flags]
     done = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if script:
+        return done
     assert done.returncode == 0, done.stderr[-3000:]
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
@@ -72,17 +78,69 @@ def weights(path):
     return torch.load(path, weights_only=True)["state_dict"]
 
 
-@pytest.mark.parametrize("aggregation", ["grpo", "dapo", "dr_grpo"])
-def test_two_processes_train_the_policy_one_process_trains(tmp_path, aggregation):
-    flags = ["--aggregation", aggregation]
-    one, two = torchrun(1, tmp_path / "one", *flags), torchrun(2, tmp_path / "two", *flags)
-    # the same completions: the same rewards at every step, and the same objective to float rounding
-    one, two = one[1:], two[1:]  # step 0 is the evaluation of the warm start
-    assert [r["reward_mean"] for r in one] == [r["reward_mean"] for r in two]
-    assert [r["loss"] for r in one] == pytest.approx([r["loss"] for r in two], rel=1e-4, abs=1e-7)
-    start, a, b = (weights(p) for p in ("data/warmstart.pt", tmp_path / "one/policy.pt", tmp_path / "two/policy.pt"))
+def assert_same_training(start, a, b):
+    """Two runs' weights moved the same way: apart by far less than they moved from ``start``."""
+    start, a, b = (weights(p) for p in (start, a, b))
     moved = torch.cat([(a[k] - start[k]).flatten() for k in a]).norm()
     apart = torch.cat([(a[k] - b[k]).flatten() for k in a]).norm()
     # Adam divides each gradient by its own running scale, so a gradient that is 0 up to rounding moves its weight by
     # up to lr either way: the two policies differ there by rounding made visible, far below how far they moved
-    assert moved > 0.1 and apart < 1e-3 * moved
+    assert moved > 0.1 and apart < 1e-3 * moved, (moved, apart)
+
+
+RUNS = {"grpo": ("grpo", ["--aggregation", "grpo"]), "dapo": ("grpo", ["--aggregation", "dapo"]),
+        "dr_grpo": ("grpo", ["--aggregation", "dr_grpo"]),
+        "batch std": ("grpo", ["--adv-scale", "batch"]),  # the std of every process's rewards (World.std)
+        "ppo": ("ppo", [])}  # the critic's gradients averaged too, advantages whitened over every process's tokens
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_two_processes_train_the_policy_one_process_trains(tmp_path, run):
+    command, flags = RUNS[run]
+    one = torchrun(1, tmp_path / "one", *flags, command=command)
+    two = torchrun(2, tmp_path / "two", *flags, command=command)
+    # the same completions: the same rewards at every step, and the same objective to float rounding
+    one, two = one[1:], two[1:]  # step 0 is the evaluation of the warm start
+    assert [r["reward_mean"] for r in one] == [r["reward_mean"] for r in two]
+    assert [r["loss"] for r in one] == pytest.approx([r["loss"] for r in two], rel=1e-4, abs=1e-7)
+    assert_same_training("data/warmstart.pt", tmp_path / "one/policy.pt", tmp_path / "two/policy.pt")
+    if command == "ppo":  # the critic starts as the warm start's body (and a zero value head)
+        start = weights("data/warmstart.pt")
+        a, b = (weights(tmp_path / f"{n}/critic.pt") for n in ("one", "two"))
+        body = [k for k in a if k.removeprefix("body.") in start]
+        moved = torch.cat([(a[k] - start[k.removeprefix("body.")]).flatten() for k in body]).norm()
+        apart = torch.cat([(a[k] - b[k]).flatten() for k in a]).norm()
+        assert body and moved > 0.1 and apart < 1e-3 * moved, (moved, apart)
+
+
+STOP_AT_STEP_3 = """
+import sys
+from minigrpo.__main__ import main
+from minigrpo.resume import Checkpoints
+
+done = Checkpoints.step_done
+
+
+def stop_after_step_3(self, record, state):  # every process stops there, as a job killed by its scheduler
+    done(self, record, state)
+    if record["step"] == 3:
+        raise KeyboardInterrupt
+
+
+Checkpoints.step_done = stop_after_step_3
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_two_process_run_stopped_and_resumed_ends_where_an_unstopped_one_ends(tmp_path):
+    script = tmp_path / "stopped.py"
+    script.write_text(STOP_AT_STEP_3)
+    steps = ["--steps", "4", "--save-every", "2"]
+    stopped = torchrun(2, tmp_path / "run", *steps, script=script)
+    assert stopped.returncode != 0 and (tmp_path / "run.partial" / "checkpoint.pt").exists()
+    resumed = torchrun(2, tmp_path / "run", *steps, "--resume")  # process 0 reads the checkpoint, 1 gets it from 0
+    straight = torchrun(2, tmp_path / "straight", *steps)
+    strip = lambda records: [{k: v for k, v in r.items() if k != "wall_s"} for r in records]  # noqa: E731
+    assert [r["step"] for r in resumed] == [0, 1, 2, 3, 4] and strip(resumed) == strip(straight)
+    a, b = weights(tmp_path / "straight/policy.pt"), weights(tmp_path / "run/policy.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -5,7 +5,22 @@ import numpy as np
 import pytest
 import torch
 
-from minigrpo.distributed.normalizers import local_counts, mean_std, moments, shard_objective
+from minigrpo.distributed import World
+from minigrpo.distributed.normalizers import local_counts, mean_std, moments, shard_objective, whiten_across
+from minigrpo.grpo.variants import rescaled_advantages
+from minigrpo.masked import whiten
+
+
+class Played:
+    """One process of a torchrun, played in one: its all-reduce adds what the other shards contribute."""
+
+    def __init__(self, others):
+        self.others, self.torchrun = others, True
+
+    def sum(self, tensor):
+        return tensor + sum(self.others)
+
+    std = World.std  # World's own, over the played all-reduce
 
 
 def batch(lengths, T=6, seed=0):
@@ -72,6 +87,33 @@ def test_batch_statistics_from_summed_moments_are_the_whole_batch_ones():
     assert mean == pytest.approx(real.mean(), rel=1e-12) and std == pytest.approx(real.std(ddof=1), rel=1e-12)
 
 
+def test_whitening_across_processes_is_whitening_the_whole_batch_and_per_shard_is_not():
+    x, mask = batch(LENGTHS)
+    x = x.detach()
+    shards = SHARDINGS[1]
+    parts = []
+    for s in shards:
+        others = [moments(x[o], mask[o]) for o in shards if o != s]
+        parts.append(whiten_across(Played(others), x[s], mask[s]))
+    real = x.numpy()[mask.numpy()]
+    expected = np.where(mask.numpy(), (x.numpy() - real.mean()) / (real.std(ddof=1) + 1e-8), 0.0)  # float64 numpy
+    np.testing.assert_allclose(torch.cat(parts).numpy(), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(whiten(x, mask).numpy(), expected, rtol=1e-12, atol=1e-12)  # masked.whiten agrees
+    per_shard = torch.cat([whiten(x[s], mask[s]) for s in shards])
+    assert (per_shard - torch.cat(parts)).abs().max() > 0.1  # each shard's own mean 0: not the batch's whitening
+
+
+def test_the_batch_std_of_rewards_across_processes_is_the_whole_batch_std():
+    rewards = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 0.0], [1.0, 0.0, 1.0, 1.0]],
+                           dtype=torch.float64)
+    shards = [slice(0, 2), slice(2, 4)]
+    whole = rescaled_advantages(rewards, 1e-4, "mean", "batch")
+    played = [rescaled_advantages(rewards[s], 1e-4, "mean", "batch",
+                                  Played([moments(rewards[o]) for o in shards if o != s]).std) for s in shards]
+    torch.testing.assert_close(torch.cat(played), whole, rtol=1e-12, atol=1e-12)
+    assert torch.equal(World().std(rewards), rewards.std())  # one process: torch's std, bit for bit
+
+
 def test_bad_input_is_refused_by_name():
     x, mask = batch(LENGTHS)
     counts = local_counts(mask)
@@ -85,3 +127,5 @@ def test_bad_input_is_refused_by_name():
         shard_objective(x[:, :, :3], mask, "grpo", counts, 1)
     with pytest.raises(ValueError, match="at least two values"):
         mean_std(moments(torch.tensor([1.0])))
+    with pytest.raises(TypeError, match="x must be a floating-point tensor"):
+        whiten_across(World(), x.detach().long(), mask)

@@ -149,4 +149,13 @@ BUGS = [
         "number that has little to do with the completion, and short answers are scored alike.",
         "https://github.com/EleutherAI/gpt-neox/pull/1285",
         ("tests/test_reward_model.py::test_outcome_scores_are_read_at_the_last_token_of_each_completion",)),
+    Bug("dapo-normalized-per-process", "distributed/normalizers.py",
+        "return world_size * real.sum() / max(tokens, 1.0)",
+        "return world_size * real.sum() / max(world_size * int(mask.sum()), 1.0)",
+        "DAPO's token mean divided by this process's own token count (the world size undone as if every process had "
+        "as many) instead of the whole batch's: each process averages its own tokens, and the gradient average "
+        "weighs a token of a process of short completions more than one of a process of long ones. One process "
+        "gives the right loss; several give another one, which changes with the number of processes.",
+        "https://github.com/huggingface/trl/pull/3938",
+        ("tests/test_distributed_normalizers.py::test_the_mean_of_the_shard_losses_is_the_whole_batch_objective",)),
 ]

@@ -5,12 +5,13 @@ prompts and average their gradients, and the loop reaches it at a few lines tagg
 
 world.py        the processes (torchrun), the prompts each keeps, what they sum: counts, gradients, metrics
 sampling.py     a generator per prompt, so a prompt's completions do not depend on the number of processes
-normalizers.py  what each aggregation divides by over the whole batch, and what must be summed to get it
+normalizers.py  what each aggregation divides by over the whole batch, and what must be summed to get it; the batch
+                std and PPO's whitening across processes
 """
 
-from .normalizers import local_counts, mean_std, moments, shard_objective
+from .normalizers import local_counts, mean_std, moments, shard_objective, whiten_across
 from .sampling import PerPromptSampler, per_prompt_sampler
 from .world import World
 
 __all__ = ["PerPromptSampler", "World", "local_counts", "mean_std", "moments", "per_prompt_sampler",
-           "shard_objective"]
+           "shard_objective", "whiten_across"]

@@ -15,7 +15,8 @@ so every denominator that counts something of the whole batch is summed across p
     dr_grpo      sum_i sum_t x_{i,t} / (N L_max)      N completions          exact when each holds N/R
 
 with x_{i,t} = surrogate - beta KL per token. Batch-wide statistics need the same: the std of ``--adv-scale batch``
-and GDPO, PPO's whitening. Each is a count, a sum and a sum of squares summed across processes (``moments``).
+and GDPO (``World.std``), PPO's whitening (``whiten_across``). Each is a count, a sum and a sum of squares summed
+across processes (``moments``).
 
 ``local_counts`` and ``moments`` are what one process contributes; summing them over processes is the all-reduce
 (``torch.distributed.all_reduce``; in one process, or in a test that plays all of them, a plain sum).
@@ -63,8 +64,9 @@ def shard_objective(per_token: torch.Tensor, mask: torch.Tensor, how: str, count
 
 def moments(x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """[count, sum, sum of squares] of x's real entries, float64 [3], to be summed across processes."""
-    values = (x if mask is None else x[mask]).double()
-    return torch.stack([torch.tensor(float(values.numel()), dtype=torch.float64), values.sum(), (values ** 2).sum()])
+    values = (x if mask is None else x[mask]).detach().double()
+    return torch.stack([torch.tensor(float(values.numel()), dtype=torch.float64, device=values.device), values.sum(),
+                        (values ** 2).sum()])
 
 
 def mean_std(summed: torch.Tensor) -> tuple[float, float]:
@@ -77,3 +79,15 @@ def mean_std(summed: torch.Tensor) -> tuple[float, float]:
         raise ValueError(f"a std needs at least two values across all processes, got {int(n)}")
     mean = total / n
     return mean, max(squares - n * mean * mean, 0.0) ** 0.5 / (n - 1) ** 0.5
+
+
+def whiten_across(world, x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """masked.whiten over the real tokens of every process: (x - mean) / (std + eps), 0 on padding, x [B, G, T].
+
+    Whitening each shard by its own mean and std instead would give each process's advantages mean 0: a shard whose
+    completions all did better than the batch's average would still push about half of them down."""
+    checks.tensor("x", x, "[..., T]", "float")
+    checks.tensor("mask", mask, "[..., T]", "bool")
+    checks.finite("x", x, mask)
+    mean, std = mean_std(world.sum(moments(x, mask)))
+    return torch.where(mask, (x - mean) / (std + eps), 0.0)

@@ -72,6 +72,7 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
     state = TrainingState(policy, reference, optimizer, generator, prompt_rng)
     if not checkpoints.resume(state) and world.main:  # --resume: step k's state, as an unstopped run had it
         log({"step": 0, "test_accuracy": greedy_accuracy(policy, test)["accuracy"]})
+    world.broadcast_state(state)  # distributed: process 0 read the checkpoint; the others start from its state
 
     bar = tqdm(range(state.step + 1, cfg.steps + 1), desc="grpo", disable=not (progress and world.main))
     for step in bar:
@@ -94,7 +95,7 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
             if cfg.supervision == "outcome":
                 adv = group_advantages(scores, cfg.adv_eps)  # 3
                 if variants.changes_advantages(cfg):  # variant: RLOO, batch or no std, several rewards, GDPO, k1
-                    adv = variants.advantages(group, scores, cfg, ref_logp)
+                    adv = variants.advantages(group, scores, cfg, ref_logp, world.std)  # distributed: batch std
                 adv = broadcast_to_tokens(adv, group.mask)  # 3: A_{i,t} = A_i
             elif cfg.supervision == "process":
                 step_r, step_ends, step_mask = score_steps(step_rewards, group)  # 2, per step

@@ -57,28 +57,34 @@ def changes_advantages(cfg: GRPOConfig) -> bool:
             cfg.kl_estimator == "k1_reward") != paper
 
 
-def advantages(group: Group, rewards: torch.Tensor, cfg: GRPOConfig, ref_logp: torch.Tensor | None = None):
+def advantages(group: Group, rewards: torch.Tensor, cfg: GRPOConfig, ref_logp: torch.Tensor | None = None,
+               batch_std=torch.std):
     """Step 3 under the switches: rewards [B, G] (the "correct" component) -> advantages [B, G].
 
     With ``kl_estimator="k1_reward"`` the weighted reward is penalized by beta sum_t k1 (``ref_logp`` [B, G, T]
-    needed) before it is normalized, as RLHF's PPO folds the KL into its reward.
+    needed) before it is normalized, as RLHF's PPO folds the KL into its reward. ``batch_std(x)``: the std of the
+    whole batch's values, for the batch scale and GDPO (under torchrun, over every process: ``World.std``).
     """
     components = torch.stack(  # r_{i,k}: [B, G, K]
         [rewards if name == "correct" else score_outcomes(COMPONENTS[name], group) for name in cfg.reward_weights], -1
     )
     weights = torch.tensor(list(cfg.reward_weights.values()), dtype=components.dtype, device=components.device)
     if cfg.multi_reward_norm == "gdpo":
-        return gdpo_advantages(components, weights, cfg.adv_eps)
+        return gdpo_advantages(components, weights, cfg.adv_eps, batch_std)
     summed = (components * weights).sum(-1)
     if cfg.kl_estimator == "k1_reward":
         if ref_logp is None:
             raise ValueError("kl_estimator='k1_reward' needs ref_logp")
         summed = k1_penalized_rewards(summed, group.old_logp, ref_logp, group.mask, cfg.kl_coef)
-    return rescaled_advantages(summed, cfg.adv_eps, cfg.baseline, cfg.adv_scale)
+    return rescaled_advantages(summed, cfg.adv_eps, cfg.baseline, cfg.adv_scale, batch_std)
 
 
-def rescaled_advantages(rewards: torch.Tensor, eps: float, baseline: str, scale: str) -> torch.Tensor:
-    """(r_i - b_i) / s with b_i the group "mean" or "leave_one_out", s the "group" or "batch" std + eps, or "none"."""
+def rescaled_advantages(rewards: torch.Tensor, eps: float, baseline: str, scale: str,
+                        batch_std=torch.std) -> torch.Tensor:
+    """(r_i - b_i) / s with b_i the group "mean" or "leave_one_out", s the "group" or "batch" std + eps, or "none".
+
+    ``batch_std(rewards)`` is the "batch" std: of these rewards in one process, of every process's under torchrun.
+    """
     check_rewards(rewards)
     checks.number("eps", eps, low=0)
     G = rewards.shape[1]
@@ -91,19 +97,21 @@ def rescaled_advantages(rewards: torch.Tensor, eps: float, baseline: str, scale:
     if scale == "group":
         adv = adv / (rewards.std(dim=1, keepdim=True) + eps)
     elif scale == "batch":
-        adv = adv / (rewards.std() + eps)
+        adv = adv / (batch_std(rewards) + eps)
     elif scale != "none":
         raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
     return torch.where(has_spread(rewards), adv, 0.0)
 
 
-def gdpo_advantages(components: torch.Tensor, weights: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+def gdpo_advantages(components: torch.Tensor, weights: torch.Tensor, eps: float = 1e-4,
+                    batch_std=torch.std) -> torch.Tensor:
     """GDPO: A_{i,k} = group-normalized r_{i,k}; S_i = sum_k w_k A_{i,k}; A_i = S_i / (std of all S + eps).
 
     components [B, G, K], weights [K] -> [B, G]. Summing first would give the groups (0, 1), (0, 2)
     and (1, 2) of two 0/1 rewards the same advantages; normalizing each component first keeps
     (0, 2) twice (0, 1). The batch mean of the paper's Eq. 6 is not subtracted: each group's
     S_i sum to zero, so it is zero up to rounding, and a group with no signal stays exactly 0.
+    ``batch_std(S)``: the std of all S, over every process under torchrun (``World.std``).
     """
     checks.tensor("components", components, "[B, G, K]", "float")
     checks.tensor("weights", weights, "[K]", "float")
@@ -113,7 +121,7 @@ def gdpo_advantages(components: torch.Tensor, weights: torch.Tensor, eps: float 
     checks.finite("weights", weights)
     per_component = torch.stack([group_advantages(components[..., k], eps) for k in range(len(weights))], -1)
     summed = (per_component * weights).sum(-1)
-    return torch.where(summed == 0, 0.0, summed / (summed.std() + eps))  # no spread anywhere: 0, not 0/0
+    return torch.where(summed == 0, 0.0, summed / (batch_std(summed) + eps))  # no spread anywhere: 0, not 0/0
 
 
 def sequence_ratio(logp: torch.Tensor, old_logp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
