@@ -46,6 +46,14 @@ def test_results_table_gives_mean_and_t_interval_over_seeds(results_file):
     assert row(table, "warm start (`data/warmstart.pt`)")[2] == "0.480"
     assert row(table, "GRPO on the learned ORM")[1:3] == ["1", "0.050"]  # one seed: no interval
     assert "not run yet" in row(table, "control: random reward, p = 0.5")[2]
+    assert grpo[9] == "A CPU"  # one kind of CPU: its name alone
+
+
+def test_the_cpu_column_counts_the_runs_of_each_kind_when_they_differ(results_file):
+    records = json.loads(results_file.read_text())
+    records[1]["cpu"] = "Intel(R) Xeon(R) Processor"  # grpo_outcome seed 0 on another machine
+    results_file.write_text(json.dumps(records))
+    assert row(tables.results_table(results_file), "GRPO, outcome reward (the paper's)")[9] == "A CPU (2); Intel Xeon (1)"
 
 
 def test_significance_says_what_the_welch_interval_says(results_file):

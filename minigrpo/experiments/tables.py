@@ -38,8 +38,11 @@ def _evals(records: list[dict], key: str) -> str:
 
 
 def _cpus(records: list[dict]) -> str:
-    names = sorted({r.get("cpu") or "not recorded" for r in records})
-    return "; ".join(n.replace("(R)", "").replace(" Processor", "") for n in names)
+    """The CPUs the runs were trained on, each with its number of runs where there is more than one kind (another
+    kind of CPU rounds differently: its runs are other seeds' worth of variation, not repeats of the same ones)."""
+    names = [(r.get("cpu") or "not recorded").replace("(R)", "").replace(" Processor", "") for r in records]
+    kinds = sorted(set(names))
+    return "; ".join(f"{n} ({names.count(n)})" if len(kinds) > 1 else n for n in kinds)
 
 
 def results_table(path: Path = res.RESULTS) -> str:
