@@ -53,7 +53,8 @@ def test_the_cpu_column_counts_the_runs_of_each_kind_when_they_differ(results_fi
     records = json.loads(results_file.read_text())
     records[1]["cpu"] = "Intel(R) Xeon(R) Processor"  # grpo_outcome seed 0 on another machine
     results_file.write_text(json.dumps(records))
-    assert row(tables.results_table(results_file), "GRPO, outcome reward (the paper's)")[9] == "A CPU (2); Intel Xeon (1)"
+    grpo = row(tables.results_table(results_file), "GRPO, outcome reward (the paper's)")
+    assert grpo[9] == "A CPU (2); Intel Xeon (1)"
 
 
 def test_significance_says_what_the_welch_interval_says(results_file):
