@@ -82,12 +82,15 @@ class RLConfig:
     eval_every: int = option(50, "steps between held-out greedy evaluations")
     seed: int = option(0, "seed of the prompts drawn and of the sampling")
     device: str = option("auto", "'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
+    fast: bool = option(False, "sample and score with minigrpo/fast.py: the same numbers (to float rounding), "
+                               "each prompt computed once per group and finished completions dropped")
 
     def __post_init__(self):
         check_floats(self)
         check_positive(self, "steps", "prompts_per_step", "group_size", "num_inner_steps", "max_new_tokens",
                         "eval_every")
         check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
+        check(isinstance(self.fast, bool), f"fast must be True or False, got {self.fast!r}")
 
 
 # The choices of GRPOConfig's variant switches; tests check they match the functions that take them.

@@ -12,12 +12,22 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from minigrpo.bench import format_table
-from minigrpo.bench.flops import attention_forward_flops, dense_forward_flops, training_flops
+from minigrpo.bench.flops import (
+    attention_forward_flops,
+    blocks_flops,
+    dense_forward_flops,
+    head_flops,
+    sampling_flops,
+    scoring_flops,
+    training_flops,
+)
 from minigrpo.bench.phases import PHASES, PhaseTimer, step_phases
 from minigrpo.config import QUICK, BenchConfig, GRPOConfig, ModelConfig
+from minigrpo.grpo import group_logprobs, sample_group
 from minigrpo.grpo.trainer import train_grpo
 from minigrpo.model import GPT
 from minigrpo.runtime import read_metrics
+from minigrpo.task import Problem
 from minigrpo.viz.plots import accuracy_vs_seconds, plot_accuracy_vs_time
 
 TINY = ModelConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=4)
@@ -34,6 +44,37 @@ def test_training_flops_equal_a_hand_count():
     forward = 2 * 3 * per_position + 2 * 2 * per_head  # 2 sequences x 3 positions, 2 sequences x 2 heads
     assert dense_forward_flops(TINY, 2, 3) + attention_forward_flops(TINY, 2, 3) == forward == 3552
     assert training_flops(TINY, 2, 3) == 3 * forward
+
+
+def test_blocks_and_head_of_a_whole_sequence_are_the_same_hand_count():
+    assert blocks_flops(TINY, 2, 3, 3) + head_flops(TINY, 2 * 3) == 3552
+    # one new position of 2 rows against 5 keys: 24 d^2 per position, 4 d per key, one head read-out each
+    assert blocks_flops(TINY, 2, 1, 5) + head_flops(TINY, 2) == 2 * (24 * 16 + 4 * 5 * 4) + 2 * (2 * 4 * 20)
+
+
+def counted_flops(counter) -> int:
+    """Every multiply the counter saw: the weights' (mm, addmm) and the attention's (bmm)."""
+    return sum(n for op, n in counter.get_flop_counts()["Global"].items()
+               if str(op) in ("aten.mm", "aten.addmm", "aten.bmm"))
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_each_phases_flop_count_equals_torch_flop_counter(fast):
+    """The counts of flops.py, from the group's shapes and mask, against torch counting the passes as they run."""
+    torch.manual_seed(0)
+    model = GPT(ModelConfig(n_layer=2, n_head=2, n_embd=8, block_size=32))
+    problems = [Problem(operands=(1, 2), operators=("+",)), Problem(operands=(7, 3, 5), operators=("-", "+"))]
+    with FlopCounterMode(display=False) as counter:
+        group = sample_group(model, problems, 3, 8, 1.0, torch.Generator().manual_seed(1), fast=fast)
+    assert group.mask.sum(-1).min() < group.mask.sum(-1).max()  # rows finished at different steps
+    assert counted_flops(counter) == sampling_flops(model.cfg, group, fast)
+    with FlopCounterMode(display=False) as counter:
+        with torch.no_grad():
+            group_logprobs(model, group, fast=fast)
+    assert counted_flops(counter) == scoring_flops(model.cfg, group, fast)
+    with FlopCounterMode(display=False) as counter:
+        group_logprobs(model, group, fast=fast).sum().backward()
+    assert counted_flops(counter) == 3 * scoring_flops(model.cfg, group, fast)
 
 
 def test_dense_flops_are_six_times_matmul_parameters_times_positions():
@@ -94,7 +135,7 @@ def test_phase_timer_splits_each_step_from_outside_the_loop(easy_warm_start):
     assert not any(k in plain[1] for k in PHASES) and untimed(plain) == untimed(records)
 
 
-def fake_summary(phases):
+def fake_summary(phases, fast_phases=None):
     return {
         "machine": {"cpu": "Test CPU", "cpu_count": 2, "torch_threads": 2, "gpu": None, "torch": "2.13.0",
                     "load_average_1min": [0.5, 2.1]},
@@ -103,17 +144,22 @@ def fake_summary(phases):
                         "cached_tokens": 6000 * G // 8, "cached_tokens_per_s": 12000.0,
                         "uncached_tokens_per_s": 1000.0, "speedup": 12.0} for G in (8, 16)],
         "grpo_step_phases": phases,
+        "grpo_fast_step_phases": fast_phases,
         "grpo_vs_ppo": {
             "grpo": {"step_s": 0.6, "peak_rss_mib": 400.0, "rss_growth_mib": 100.0, "parameters_held": 1000},
             "ppo": {"step_s": 1.2, "peak_rss_mib": 500.0, "rss_growth_mib": 180.0, "parameters_held": 1500},
             "vineppo": {"step_s": 2.4, "peak_rss_mib": 440.0, "rss_growth_mib": 120.0, "parameters_held": 1000},
             "ppo_over_grpo": {"step_s": 2.0, "peak_rss_mib": 1.25, "rss_growth_mib": 1.8, "parameters_held": 1.5},
             "vineppo_over_grpo": {"step_s": 4.0, "peak_rss_mib": 1.1, "rss_growth_mib": 1.2, "parameters_held": 1.0},
+            "grpo_fast": {"step_s": 0.45, "peak_rss_mib": 390.0, "rss_growth_mib": 90.0, "parameters_held": 1000},
+            "grpo_fast_over_grpo": {"step_s": 0.75, "peak_rss_mib": 0.975, "rss_growth_mib": 0.9,
+                                    "parameters_held": 1.0},
             "batch": {"prompts_per_step": 32, "group_size": 8, "steps": 6, "repeats": 3, "device": "cpu"},
         },
-        "flops": {"sequences": 256, "positions": 40, "training_flops": 3e10, "fwd_bwd_s": 0.3,
-                  "achieved_flop_per_s": 1e11, "matmul_flop_per_s": 4e11, "matmul_size": 1024,
-                  "fraction_of_matmul": 0.25},
+        "flops": {"sequences": 256, "positions": 40, "matmul_flop_per_s": 4e11, "matmul_size": 1024,
+                  "phases": {name: {"today": {"flops": 3e10, "s": 0.3, "fraction_of_matmul": 0.25},
+                                    "fast": {"flops": 2.4e10, "s": 0.2, "fraction_of_matmul": 0.3}}
+                             for name in ("sampling", "reference", "training")}},
     }
 
 
@@ -125,22 +171,30 @@ def table_rows(text):
 
 def test_table_has_one_section_per_part_with_the_ratios():
     phases = step_phases([fake_step(1.0, sample_s=0.5, score_s=0.1, ref_s=0.1, fwd_bwd_s=0.2, opt_s=0.05)])
-    text = format_table(fake_summary(phases))
-    for heading in ("(a) generation", "(b) one GRPO step", "(c) GRPO vs PPO", "(d) the training forward"):
+    fast = step_phases([fake_step(0.8, sample_s=0.4, score_s=0.1, ref_s=0.05, fwd_bwd_s=0.2, opt_s=0.05)])
+    text = format_table(fake_summary(phases, fast))
+    for heading in ("(a) generation", "(b) one GRPO step", "(c) GRPO vs PPO", "(d) each phase"):
         assert heading in text
     assert "Test CPU (2 CPU cores" in text and "load average 0.50 at the start, 2.10 at the end" in text
     rows = table_rows(text)
     assert rows["32 prompts x G = 16"] == ["12,000", "12,000", "1,000", "12.0x"]
-    assert rows["sampling B x G completions (step 1)"] == ["500", "50%"]
-    assert rows["other (metrics, the loop itself)"] == ["50", "5%"]
-    assert rows["total"] == ["1,000", "100%"]
+    assert rows["sampling B x G completions (step 1)"] == ["500", "50%", "400", "0.80"]
+    assert rows["reference log-probs (for step 5)"] == ["100", "10%", "50", "0.50"]
+    assert rows["other (metrics, the loop itself)"] == ["50", "5%", "0.00", "0.00"]
+    assert rows["total"] == ["1,000", "100%", "800", "0.80"]
+    assert "today 0.600 s, --fast 0.450 s per step: --fast takes 0.75 of today's time" in text
     assert rows["seconds per step"] == ["0.600", "1.200", "2.400", "2.00", "4.00"]
     assert rows["parameters held (policy + reference + critic)"] == ["1,000", "1,500", "1,000", "1.50", "1.00"]
-    assert rows["training pass, 256 sequences x 40 positions"] == ["3e+10", "300", "100"]  # 1e11 FLOP/s
-    assert rows["training pass / matmul"] == ["", "", "25.0%"]
-    assert rows["float32 torch.mm, 1024 x 1024"][1] == "5.37"  # 2 * 1024^3 FLOPs at 4e11 FLOP/s
+    assert rows["policy forward and backward"] == ["3e+10", "2.4e+10", "300", "200", "0.67", "25.0%", "30.0%"]
+    assert rows["float32 torch.mm, 1024 x 1024"] == ["2.15e+09", "", "5.37", "", "", "400 GFLOP/s", ""]
     assert all(line.endswith("|") for line in text.splitlines() if line.startswith("|"))
     assert "warning" not in text  # load 0.5 on 2 cores at the start
+
+
+def test_table_without_a_fast_run_shows_todays_phases_only():
+    phases = step_phases([fake_step(1.0, sample_s=0.5, score_s=0.1, ref_s=0.1, fwd_bwd_s=0.2, opt_s=0.05)])
+    rows = table_rows(format_table(fake_summary(phases)))
+    assert rows["sampling B x G completions (step 1)"] == ["500", "50%"]
 
 
 def test_table_warns_when_the_machine_was_busy():

@@ -79,7 +79,7 @@ def test_quick_bench_prints_every_part_and_writes_json(tmp_path, capsys):
             "--out", str(tmp_path / "bench")]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    for heading in ("(a) generation", "(b) one GRPO step", "(c) GRPO vs PPO", "(d) the training forward"):
+    for heading in ("(a) generation", "(b) one GRPO step", "(c) GRPO vs PPO", "(d) each phase"):
         assert heading in printed
     assert "PPO / GRPO" in printed and "VinePPO / GRPO" in printed and "seconds per step" in printed
     summary = json.loads((tmp_path / "bench" / "bench.json").read_text())
@@ -92,7 +92,10 @@ def test_quick_bench_prints_every_part_and_writes_json(tmp_path, capsys):
     assert all(g["cached_tokens"] == g["uncached_tokens"] > 0 for g in summary["generation"])
     assert [g["completions"] for g in summary["generation"]] == [2 * 2, 2 * 4]
     flops = summary["flops"]
-    assert flops["sequences"] == 4 and flops["training_flops"] > 0 and flops["matmul_flop_per_s"] > 0
+    assert flops["sequences"] == 4 and flops["matmul_flop_per_s"] > 0
+    for phase in ("sampling", "reference", "training"):  # --fast computes fewer FLOPs: the prompt once per group
+        assert 0 < flops["phases"][phase]["fast"]["flops"] < flops["phases"][phase]["today"]["flops"]
+    assert set(summary["grpo_fast_step_phases"]["parts"]) == set(summary["grpo_step_phases"]["parts"])
 
 
 def test_bench_flags_override_quick(tmp_path, capsys):

@@ -111,6 +111,14 @@ def test_temperature_shapes_sampling_and_every_logprob_of_the_update(monkeypatch
     torch.testing.assert_close(ratio, torch.ones_like(ratio), rtol=0, atol=1e-5)
 
 
+def test_fast_reaches_sampling_and_every_logprob_of_the_update(monkeypatch, easy_warm_start, default):
+    """--fast (minigrpo/fast.py): the same completions from the same seed, by the fast functions."""
+    spy = run_grpo(monkeypatch, easy_warm_start, fast=True, num_inner_steps=2)
+    assert spy.args("sample_group")[7] is True and default.args("sample_group")[7] is False
+    assert [args[3] for args, _, _ in spy.calls["group_logprobs"]] == [True, True, True]  # pi_ref, mu = 2 of pi_theta
+    assert torch.equal(spy.result("sample_group").completions, default.result("sample_group").completions)
+
+
 def test_num_inner_steps_is_the_number_of_gradient_steps_per_batch(monkeypatch, easy_warm_start):
     spy = run_grpo(monkeypatch, easy_warm_start, num_inner_steps=3)
     assert len(spy.calls["grpo_objective"]) == len(spy.calls["clip_grad_norm_"]) == 3
@@ -252,11 +260,11 @@ def test_reference_is_reset_to_the_policy_every_k_steps(monkeypatch, easy_warm_s
     policy = copy.deepcopy(model)
     reference_equals_policy, original = [], grpo_trainer.group_logprobs
 
-    def spy(model, group, temperature=1.0):
+    def spy(model, group, temperature=1.0, fast=False):
         if model is not policy:  # the reference's forward pass, before this step's update
             pairs = zip(model.state_dict().values(), policy.state_dict().values())
             reference_equals_policy.append(all(torch.equal(a, b) for a, b in pairs))
-        return original(model, group, temperature)
+        return original(model, group, temperature, fast)
 
     monkeypatch.setattr(grpo_trainer, "group_logprobs", spy)
     records = []

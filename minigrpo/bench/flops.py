@@ -1,20 +1,28 @@
-"""How close the training forward/backward comes to the machine's matrix-multiply rate (bench part d).
+"""Each phase of a GRPO step against the machine's matrix-multiply rate, on today's path and on --fast (bench part d).
 
-FLOPs of one forward pass of the GPT over N sequences of L positions, counting matrix
-multiplies only, 2 FLOPs per multiply-add (layer norms, GELU, softmax and the embedding
-lookup are elementwise and left out), with d = n_embd, V = vocab_size:
+FLOPs of the GPT's passes, counting matrix multiplies only, 2 FLOPs per multiply-add (layer norms, GELU, softmax
+and the embedding lookup are elementwise and left out), with d = n_embd, V = vocab_size, over ``rows`` sequences
+of ``queries`` new positions that attend to ``keys`` positions (a cached prefix and themselves):
 
-    per position and layer   24 d^2    qkv 2 d (3d) + output projection 2 d d + MLP 2 d (4d) + 2 (4d) d
-    per position             2 d V     the output head (tied to the embedding, still a multiply)
-    per sequence and layer   4 L^2 d   scores Q K^T and their weighted sum of V: 2 L^2 (d / H) each, H heads;
-                                       all L x L pairs: the attention computes every score, then masks
+    per query and layer      24 d^2       qkv 2 d (3d) + output projection 2 d d + MLP 2 d (4d) + 2 (4d) d
+    per query, key, layer    4 d          its score against the key and its share of the key's value: 2 (d / H)
+                                          each, H heads; every pair, masked or not (the attention computes all)
+    per position read out    2 d V        the output head (tied to the embedding, still a multiply)
 
-    forward   F = N [ L (24 n_layer d^2 + 2 d V) + 4 n_layer L^2 d ]
+    blocks    Fb(rows, queries, keys) = rows queries n_layer (24 d^2 + 4 keys d)
+    head      Fh(positions) = 2 d V positions
+    forward   F(N, L) = Fb(N, L, L) + Fh(N L), N sequences of L positions
     training  3 F   (the backward pass multiplies twice as much: gradients for the inputs and for the weights)
 
-The dense part of 3 F is the usual 6 x (parameters in matrix multiplies) x positions. N and L
-are the shapes the training pass really computes: B * G rows of prompt + completion - 1
-positions, padding included, because the dense kernels do that work too.
+What each phase computes, for B prompts x G completions (N = B G rows), prompts of P positions, completions of T:
+
+    scoring    F(N, P + T - 1): prompt and completion in one pass (pi_ref's log-probs; x 3 to train)
+               --fast: Fb(B, P, P) + Fb(N, T - 1, P + T - 1) + Fh(N T), the prompt once per group
+    sampling   F(N, P) for the prompt, then Fb(n_t, 1, P + t + 1) + Fh(n_t) to feed back token t, t = 0 .. T - 2,
+               with n_t = N rows; --fast: F(B, P), and n_t = the rows still writing (no <eos> yet)
+
+The dense part of 3 F is the usual 6 x (parameters in matrix multiplies) x positions. The shapes are the ones the
+passes really compute, padding included, because the dense kernels do that work too.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from ..grpo import (
     grpo_objective,
     kl_k3,
     probability_ratio,
+    sample_group,
     score_outcomes,
 )
 from ..model import GPT
@@ -57,54 +66,114 @@ def training_flops(cfg: ModelConfig, n_seq: int, seq_len: int) -> int:
     return 3 * (dense_forward_flops(cfg, n_seq, seq_len) + attention_forward_flops(cfg, n_seq, seq_len))
 
 
+def blocks_flops(cfg: ModelConfig, rows: int, queries: int, keys: int) -> int:
+    """Fb(rows, queries, keys) = rows queries n_layer (24 d^2 + 4 keys d): the blocks, without the head."""
+    d = cfg.n_embd
+    return rows * queries * cfg.n_layer * (24 * d * d + 4 * keys * d)
+
+
+def head_flops(cfg: ModelConfig, positions: int) -> int:
+    """Fh(positions) = 2 d V positions: the logits of the positions read out."""
+    return 2 * cfg.n_embd * cfg.vocab_size * positions
+
+
+def scoring_flops(cfg: ModelConfig, group: Group, fast: bool) -> int:
+    """One forward pass that scores the group's completions: F(N, P + T - 1), or --fast's prompt once per group."""
+    B, G, T = group.completions.shape
+    P, N = group.prompt.shape[-1], B * G
+    if fast:
+        return blocks_flops(cfg, B, P, P) + blocks_flops(cfg, N, T - 1, P + T - 1) + head_flops(cfg, N * T)
+    return blocks_flops(cfg, N, P + T - 1, P + T - 1) + head_flops(cfg, N * (P + T - 1))
+
+
+def sampling_flops(cfg: ModelConfig, group: Group, fast: bool) -> int:
+    """Generating the group: the prompt pass, then one position per row still computed at each new token."""
+    B, G, T = group.completions.shape
+    P = group.prompt.shape[-1]
+    writing = group.mask.flatten(0, 1)[:, 1:].sum(0).tolist()  # [T - 1]: rows with no <eos> among tokens 0..t
+    prompt_rows = B if fast else B * G
+    total = blocks_flops(cfg, prompt_rows, P, P) + head_flops(cfg, prompt_rows * P)
+    for t in range(T - 1):
+        rows = writing[t] if fast else B * G
+        total += blocks_flops(cfg, rows, 1, P + t + 1) + head_flops(cfg, rows)
+    return total
+
+
 def matmul_rate(device: torch.device, size: int, repeats: int) -> float:
     """FLOP/s of a dense float32 ``torch.mm`` of two size x size matrices (2 size^3 FLOPs), median of ``repeats``."""
     a, b = (torch.randn(size, size, device=device) for _ in range(2))
-    torch.mm(a, b)  # warm-up
+    return 2 * size**3 / median_seconds(lambda: torch.mm(a, b), device, repeats)
+
+
+def median_seconds(work, device: torch.device, repeats: int) -> float:
+    """Median seconds of ``work()`` over ``repeats`` calls, after one more that warms up."""
     seconds = []
-    for _ in range(repeats):
+    for _ in range(repeats + 1):  # the first is a warm-up
         synchronize(device)
         start = time.perf_counter()
-        torch.mm(a, b)
+        work()
         synchronize(device)
         seconds.append(time.perf_counter() - start)
-    return 2 * size**3 / statistics.median(seconds)
+    return statistics.median(seconds[1:])
 
 
-def time_forward_backward(policy: GPT, group: Group, cfg: GRPOConfig, repeats: int) -> float:
+def time_forward_backward(policy: GPT, group: Group, cfg: GRPOConfig, repeats: int, fast: bool = False) -> float:
     """Median seconds of the update's forward and backward pass on ``group``, the trainer's calls minus the optimizer.
 
     Before any update pi_ref = pi_old, so the sampling log-probs stand in for ref_logp: the
     KL term costs the same.
     """
-    device = next(policy.parameters()).device
     adv = broadcast_to_tokens(group_advantages(score_outcomes(outcome_reward, group), cfg.adv_eps), group.mask)
-    seconds = []
-    for _ in range(repeats + 1):  # the first is a warm-up
-        synchronize(device)
-        start = time.perf_counter()
-        logp = group_logprobs(policy, group, cfg.temperature)
+
+    def work():
+        logp = group_logprobs(policy, group, cfg.temperature, fast)
         surrogate = clipped_surrogate(probability_ratio(logp, group.old_logp), adv, cfg.clip_eps)
         objective = grpo_objective(surrogate, kl_k3(logp, group.old_logp), group.mask, cfg.kl_coef)
         policy.zero_grad(set_to_none=True)
         (-objective).backward()
-        synchronize(device)
-        seconds.append(time.perf_counter() - start)
+
+    seconds = median_seconds(work, next(policy.parameters()).device, repeats)
     policy.zero_grad(set_to_none=True)
-    return statistics.median(seconds[1:])
+    return seconds
 
 
 def achieved_flops(policy: GPT, group: Group, cfg: GRPOConfig, matmul_size: int, repeats: int) -> dict:
-    """The training pass's FLOP/s on a sampled batch against the matmul rate measured in the same process."""
+    """Each phase's FLOP/s on one sampled batch, today's path and --fast, against the matmul rate of the same process.
+
+    ``group`` was sampled from ``policy`` with the seed ``cfg.seed``: sampling it again draws the same completions.
+    """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
+    device = next(policy.parameters()).device
     B, G, T = group.completions.shape
-    n_seq, seq_len = B * G, group.prompt.shape[-1] + T - 1
-    flops = training_flops(policy.cfg, n_seq, seq_len)
-    seconds = time_forward_backward(policy, group, cfg, repeats)
-    peak = matmul_rate(next(policy.parameters()).device, matmul_size, repeats)
+    problems = group.problems
+
+    def sample(fast):
+        return lambda: sample_group(policy, problems, G, cfg.max_new_tokens, cfg.temperature,
+                                    torch.Generator(device=device).manual_seed(cfg.seed), fast=fast)
+
+    def reference(fast):
+        def work():
+            with torch.no_grad():
+                group_logprobs(policy, group, cfg.temperature, fast)
+        return work
+
+    phases = {}
+    for fast in (False, True):  # each path in turn, phase by phase
+        path = "fast" if fast else "today"
+        phases.setdefault("sampling", {})[path] = {
+            "flops": sampling_flops(policy.cfg, group, fast), "s": median_seconds(sample(fast), device, repeats)}
+        phases.setdefault("reference", {})[path] = {
+            "flops": scoring_flops(policy.cfg, group, fast), "s": median_seconds(reference(fast), device, repeats)}
+        phases.setdefault("training", {})[path] = {
+            "flops": 3 * scoring_flops(policy.cfg, group, fast),
+            "s": time_forward_backward(policy, group, cfg, repeats, fast)}
+    peak = matmul_rate(device, matmul_size, repeats)
+    for phase in phases.values():
+        for numbers in phase.values():
+            numbers["fraction_of_matmul"] = numbers["flops"] / numbers["s"] / peak
     return {
-        "sequences": n_seq, "positions": seq_len, "training_flops": flops, "fwd_bwd_s": seconds,
-        "achieved_flop_per_s": flops / seconds, "matmul_flop_per_s": peak, "matmul_size": matmul_size,
-        "fraction_of_matmul": flops / seconds / peak,
+        "sequences": B * G, "positions": group.prompt.shape[-1] + T - 1, "matmul_flop_per_s": peak,
+        "matmul_size": matmul_size, "phases": phases,
+        "fraction_of_matmul": phases["training"]["today"]["fraction_of_matmul"],
     }

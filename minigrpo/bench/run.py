@@ -38,7 +38,8 @@ def run_bench(init: str, data: str, cfg: BenchConfig) -> dict:
     flops = achieved_flops(policy, group, rl, cfg.matmul_size, cfg.timing_repeats)
     machine = {**describe_machine(device), "load_average_1min": [load_at_start, _load_average()]}
     return {"machine": machine, "settings": asdict(cfg), "generation": generation,
-            "grpo_step_phases": training.pop("grpo_step_phases"), "grpo_vs_ppo": training, "flops": flops}
+            "grpo_step_phases": training.pop("grpo_step_phases"),
+            "grpo_fast_step_phases": training.pop("grpo_fast_step_phases"), "grpo_vs_ppo": training, "flops": flops}
 
 
 def _load_average() -> float | None:

@@ -15,6 +15,13 @@ PHASE_LABELS = {
 }
 
 
+FLOP_PHASES = {
+    "sampling": "sampling B x G completions",
+    "reference": "reference log-probs (a forward pass)",
+    "training": "policy forward and backward",
+}
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:,.0f}" if seconds >= 0.01 else f"{seconds * 1e3:.2f}"
 
@@ -48,13 +55,26 @@ def format_table(summary: dict) -> str:
          f"{g['cached_tokens_per_s']:,.0f}", f"{g['uncached_tokens_per_s']:,.0f}", f"{g['speedup']:.1f}x"]
         for g in summary["generation"]])
 
-    phases = summary["grpo_step_phases"]
-    lines += ["", f"(b) one GRPO step, {s['prompts_per_step']} prompts x G = {s['group_size']}: median of each phase"]
+    phases, fast = summary["grpo_step_phases"], summary.get("grpo_fast_step_phases")
+    lines += ["", f"(b) one GRPO step, {s['prompts_per_step']} prompts x G = {s['group_size']}: median of each phase, "
+                  "today's path and --fast (minigrpo/fast.py)"]
     if phases is None:
         lines.append("the trainer's step records carry no phase timings")
     else:
         rows = [[PHASE_LABELS[k], _ms(p["s"]), f"{p['percent']:.0f}%"] for k, p in phases["parts"].items()]
-        lines += _table(["phase", "ms", "share"], [*rows, ["total", _ms(phases["step_s"]), "100%"]])
+        rows.append(["total", _ms(phases["step_s"]), "100%"])
+        header = ["phase", "ms", "share"]
+        if fast is not None:
+            header += ["--fast ms", "--fast / today"]
+            times = [(fast["parts"][k]["s"], p["s"]) for k, p in phases["parts"].items()]
+            for row, (f, t) in zip(rows, [*times, (fast["step_s"], phases["step_s"])]):
+                row += [_ms(f), f"{f / t:.2f}"]
+        lines += _table(header, rows)
+        runs = summary["grpo_vs_ppo"]
+        if "grpo_fast" in runs:
+            lines.append(f"whole steps, as in (c): today {runs['grpo']['step_s']:.3f} s, --fast "
+                         f"{runs['grpo_fast']['step_s']:.3f} s per step: --fast takes "
+                         f"{runs['grpo_fast_over_grpo']['step_s']:.2f} of today's time")
 
     v, b = summary["grpo_vs_ppo"], summary["grpo_vs_ppo"]["batch"]
     lines += ["", f"(c) GRPO vs PPO vs VinePPO (K = {b.get('mc_samples', 4)}) at the same batch: median of "
@@ -72,14 +92,21 @@ def format_table(summary: dict) -> str:
          ratio("ppo", key), ratio("vineppo", key)] for label, key, fmt in rows])
 
     f = summary["flops"]
-    lines += ["", "(d) the training forward and backward against a dense matrix multiply, same process",
-              "    (FLOPs counted from the model's shapes; formula in minigrpo/bench/flops.py)"]
-    lines += _table(["", "FLOPs", "ms", "GFLOP/s"], [
-        [f"training pass, {f['sequences']} sequences x {f['positions']} positions", f"{f['training_flops']:.3g}",
-         _ms(f["fwd_bwd_s"]), f"{f['achieved_flop_per_s'] / 1e9:.3g}"],
-        [f"float32 torch.mm, {f['matmul_size']} x {f['matmul_size']}", f"{2 * f['matmul_size'] ** 3:.3g}",
-         _ms(2 * f["matmul_size"] ** 3 / f["matmul_flop_per_s"]), f"{f['matmul_flop_per_s'] / 1e9:.3g}"],
-        ["training pass / matmul", "", "", f"{f['fraction_of_matmul']:.1%}"]])
+    lines += ["", f"(d) each phase on one sampled batch ({f['sequences']} sequences, {f['positions']} positions at "
+                  "most), today's path and --fast, against a dense matrix multiply in the same process",
+              "    (FLOPs of the matrix multiplies each path computes, padding included; formulas in "
+              "minigrpo/bench/flops.py)"]
+    rows = []
+    for name, label in FLOP_PHASES.items():
+        today, fast = f["phases"][name]["today"], f["phases"][name]["fast"]
+        rows.append([label, f"{today['flops']:.3g}", f"{fast['flops']:.3g}", _ms(today["s"]), _ms(fast["s"]),
+                     f"{fast['s'] / today['s']:.2f}", f"{today['fraction_of_matmul']:.1%}",
+                     f"{fast['fraction_of_matmul']:.1%}"])
+    mm = 2 * f["matmul_size"] ** 3
+    rows.append([f"float32 torch.mm, {f['matmul_size']} x {f['matmul_size']}", f"{mm:.3g}", "",
+                 _ms(mm / f["matmul_flop_per_s"]), "", "", f"{f['matmul_flop_per_s'] / 1e9:.3g} GFLOP/s", ""])
+    lines += _table(["phase", "FLOPs", "--fast FLOPs", "ms", "--fast ms", "--fast / today", "of the matmul rate",
+                     "--fast, of the matmul rate"], rows)
     return "\n".join(lines)
 
 

@@ -1,11 +1,12 @@
-"""GRPO, PPO and VinePPO training steps side by side, each in a fresh process (bench parts b and c).
+"""GRPO, PPO, VinePPO and GRPO --fast training steps side by side, each in a fresh process (bench parts b and c).
 
 Each method runs a few steps at the same batch in its own process (so peak memory is
-its own), the three alternating so that a change in the machine's load hits all. VinePPO is
+its own), the four alternating so that a change in the machine's load hits all. VinePPO is
 GRPO's loop with ``supervision="monte_carlo"`` (K = mc_samples continuations per state between
 steps): its extra cost is sampling. Reported: medians per kind and the PPO / GRPO and
 VinePPO / GRPO ratios (time per step, peak memory, parameters held),
-and GRPO's step split into phases, timed from outside the loop (``phases.py``). Machines are shared and noisy:
+and GRPO's step split into phases, timed from outside the loop (``phases.py``), on today's path and on --fast
+(``minigrpo/fast.py``: the same numbers from less work). Machines are shared and noisy:
 compare the ratios measured in one run, not absolute numbers across runs.
 """
 
@@ -19,7 +20,7 @@ import sys
 from ..config import GRPOConfig, PPOConfig
 from .phases import PHASES, step_phases
 
-KINDS = ("grpo", "ppo", "vineppo")  # GRPO first: the others are reported as ratios to it
+KINDS = ("grpo", "ppo", "vineppo", "grpo_fast")  # GRPO first: the others are reported as ratios to it
 
 
 def _peak_rss_mib() -> float:
@@ -47,12 +48,13 @@ def run_child(kind: str, init: str, data: str, steps: int, prompts_per_step: int
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     rss_before = _peak_rss_mib()
-    if kind in ("grpo", "vineppo"):
+    if kind in ("grpo", "vineppo", "grpo_fast"):
         from ..grpo.trainer import train_grpo
         from .phases import PhaseTimer
 
         timer = PhaseTimer(dev, log=records.append)
-        cfg = GRPOConfig(**settings, supervision="monte_carlo" if kind == "vineppo" else "outcome")
+        cfg = GRPOConfig(**settings, supervision="monte_carlo" if kind == "vineppo" else "outcome",
+                         fast=kind == "grpo_fast")
         with timer.patched():
             train_grpo(policy, cfg, train, train[:8], log=timer.log, progress=False)
         held = {"policy": count_parameters(policy), "reference": count_parameters(policy), "critic": 0}
@@ -102,7 +104,8 @@ def grpo_vs_ppo(init: str, data: str, steps: int, repeats: int, prompts_per_step
     for kind in KINDS[1:]:
         summary[f"{kind}_over_grpo"] = {k: summary[kind][k] / summary["grpo"][k] if summary["grpo"][k] else None
                                         for k in summary["grpo"]}
-    summary["grpo_step_phases"] = step_phases([s for r in runs["grpo"] for s in r["steps"]])
+    for kind in ("grpo", "grpo_fast"):
+        summary[f"{kind}_step_phases"] = step_phases([s for r in runs[kind] for s in r["steps"]])
     summary["batch"] = {"prompts_per_step": prompts_per_step, "group_size": group_size, "steps": steps,
                         "mc_samples": GRPOConfig.mc_samples,
                         "repeats": repeats, "device": device}

@@ -73,8 +73,8 @@ BUGS = [
         "moved, and it is doubly exponential in the log-ratio: the reported inf spikes of the KL.",
         "https://github.com/Rolv-Arild/rocket-learn/pull/12", ("tests/test_step5_kl.py",)),
     Bug("temperature-not-in-training-logprobs", "grpo/step1_sampling.py",
-        "        group.completions.flatten(0, 1),\n        temperature,\n    )",
-        "        group.completions.flatten(0, 1),\n    )",
+        "            group.completions.flatten(0, 1),\n            temperature,\n        )",
+        "            group.completions.flatten(0, 1),\n        )",
         "Completions are sampled from softmax(logits / T) but the update scores them under softmax(logits): at "
         "T != 1 the ratio pi_theta / pi_old is not 1 at the first inner step, so clipping acts on a distribution "
         "mismatch instead of on the update, and the gradient is that of a policy nobody samples from.",

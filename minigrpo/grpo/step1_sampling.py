@@ -6,6 +6,9 @@ pi_old is the policy as it is when the batch is sampled; with one inner step (mu
 it equals pi_theta before the update, so ``old_logp`` is just the sampling log-probs,
 no second forward pass.
 
+``fast=True`` (``--fast``) computes the same numbers with ``minigrpo/fast.py``: each prompt once per
+group, finished completions dropped from the batch.
+
 Deviations from the paper: none (temperature is a config value; the policy is
 softmax(logits / temperature) everywhere, so ratios compare like with like).
 """
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import checks
+from .. import fast as fast_path
 from ..model import GPT, generate, token_logprobs
 from ..task import Problem
 from ..tokenizer import EOS_ID, PAD_ID, decode, encode_prompts
@@ -44,6 +48,7 @@ def sample_group(
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
     sampler=None,
+    fast: bool = False,
 ) -> Group:
     """Sample G completions for each of the B problems, all B * G in one batch (``sampler``: see ``generate``)."""
     if not isinstance(policy, torch.nn.Module):
@@ -57,13 +62,17 @@ def sample_group(
     checks.number("temperature", temperature, low=0, low_open=True)
     B, G = len(problems), group_size
     device = next(policy.parameters()).device
-    prompt, prompt_valid = encode_prompts([p.prompt for p in problems], device)
-    prompt = prompt.repeat_interleave(G, dim=0)  # [B*G, P], each prompt's G copies adjacent
-    prompt_valid = prompt_valid.repeat_interleave(G, dim=0)
-    completions, mask, old_logp, entropy = generate(
-        policy, prompt, prompt_valid, max_new_tokens, EOS_ID, PAD_ID,
-        temperature=temperature, generator=generator, return_entropy=True, sampler=sampler,
-    )
+    prompt, prompt_valid = encode_prompts([p.prompt for p in problems], device)  # [B, P]
+    # [B*G, P] each, a prompt's G copies adjacent
+    repeated = prompt.repeat_interleave(G, dim=0), prompt_valid.repeat_interleave(G, dim=0)
+    if fast:  # the same numbers, each prompt computed once for its G completions
+        out = fast_path.generate_groups(policy, prompt, prompt_valid, G, max_new_tokens, EOS_ID, PAD_ID,
+                                        temperature, generator, sampler)
+    else:
+        out = generate(policy, *repeated, max_new_tokens, EOS_ID, PAD_ID, temperature=temperature,
+                       generator=generator, return_entropy=True, sampler=sampler)
+    prompt, prompt_valid = repeated
+    completions, mask, old_logp, entropy = out
     texts = [decode(row) for row in completions.tolist()]
     return Group(
         problems=list(problems),
@@ -77,7 +86,7 @@ def sample_group(
     )
 
 
-def group_logprobs(model: GPT, group: Group, temperature: float = 1.0) -> torch.Tensor:
+def group_logprobs(model: GPT, group: Group, temperature: float = 1.0, fast: bool = False) -> torch.Tensor:
     """log pi(o_{i,t} | q, o_{i,<t}) under ``model`` (pi_theta or pi_ref): [B, G, T], 0 on padding.
 
     0, as in ``old_logp``: every log-prob of the update is then finite and equal on padding,
@@ -87,11 +96,17 @@ def group_logprobs(model: GPT, group: Group, temperature: float = 1.0) -> torch.
         raise TypeError(f"group must be a Group (from sample_group), got {type(group).__name__}")
     checks.number("temperature", temperature, low=0, low_open=True)
     B, G, T = group.completions.shape
-    logp = token_logprobs(
-        model,
-        group.prompt.flatten(0, 1),
-        group.prompt_valid.flatten(0, 1),
-        group.completions.flatten(0, 1),
-        temperature,
-    )
+    if fast:  # the same numbers, each prompt computed once for its G completions
+        if not torch.equal(group.prompt, group.prompt[:, :1].expand_as(group.prompt)):
+            raise ValueError("fast=True needs the G completions of a group to share one prompt, as sample_group's do")
+        logp = fast_path.group_token_logprobs(model, group.prompt[:, 0], group.prompt_valid[:, 0],
+                                              group.completions.flatten(0, 1), temperature)
+    else:
+        logp = token_logprobs(
+            model,
+            group.prompt.flatten(0, 1),
+            group.prompt_valid.flatten(0, 1),
+            group.completions.flatten(0, 1),
+            temperature,
+        )
     return torch.where(group.mask, logp.view(B, G, T), 0.0)

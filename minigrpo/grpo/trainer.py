@@ -15,6 +15,7 @@ The defaults are DeepSeekMath's GRPO; a switch in GRPOConfig adds one line tagge
 ``# variant:`` that replaces one step's result (``variants.py``, and ``credit.py`` for the
 per-step credit: VinePPO's sampled step values, process scale, noisy step labels). Under torchrun, the lines
 tagged ``# distributed:`` split the batch over processes (``minigrpo/distributed``); in one process they do nothing.
+``cfg.fast`` reaches sampling and the log-probs only: the same numbers from less work (``minigrpo/fast.py``).
 ``ppo/trainer.py`` is this loop with a critic: diff the two files.
 """
 
@@ -84,14 +85,14 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
         sampler = per_prompt_sampler(world, cfg, step, first, len(problems), device)  # distributed: None in one
         with torch.no_grad():  # pi_old <- pi_theta: the sampling log-probs are pi_old's
             group = sample_group(policy, problems, cfg.group_size, cfg.max_new_tokens, cfg.temperature, generator,
-                                 sampler)  # 1
+                                 sampler, cfg.fast)  # 1
             rewards = score_outcomes(outcome_reward, group)  # 2
             scores = rewards  # what GRPO maximizes: the verifier's r_i, unless a learned model scores instead
             if reward_model is not None and cfg.supervision == "outcome":  # variant: r_i from a learned ORM
                 scores = model_outcome_scores(reward_model, group)
             if cfg.random_reward:  # variant: the control, r_i drawn at random whatever o_i says
                 scores = variants.random_rewards(rewards, cfg.random_reward, generator)
-            ref_logp = group_logprobs(reference, group, cfg.temperature)  # for 5
+            ref_logp = group_logprobs(reference, group, cfg.temperature, cfg.fast)  # for 5
             if cfg.supervision == "outcome":
                 adv = group_advantages(scores, cfg.adv_eps)  # 3
                 if variants.changes_advantages(cfg):  # variant: RLOO, batch or no std, several rewards, GDPO, k1
@@ -114,7 +115,7 @@ def train_grpo(policy: GPT, cfg: GRPOConfig, train: list[Problem], test: list[Pr
 
         clip_fracs = []
         for _ in range(cfg.num_inner_steps):
-            logp = group_logprobs(policy, group, cfg.temperature)
+            logp = group_logprobs(policy, group, cfg.temperature, cfg.fast)
             ratio = probability_ratio(logp, group.old_logp)  # 4
             if cfg.ratio_level == "sequence":  # variant: GSPO, one ratio per completion
                 ratio = variants.sequence_ratio(logp, group.old_logp, group.mask)

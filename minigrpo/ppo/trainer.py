@@ -77,9 +77,9 @@ def train_ppo(policy: GPT, cfg: PPOConfig, train: list[Problem], test: list[Prob
         sampler = per_prompt_sampler(world, cfg, step, first, len(problems), device)  # distributed: None in one
         with torch.no_grad():  # pi_old <- pi_theta: the sampling log-probs are pi_old's
             group = sample_group(policy, problems, cfg.group_size, cfg.max_new_tokens, cfg.temperature, generator,
-                                 sampler)  # 1
+                                 sampler, cfg.fast)  # 1
             rewards = score_outcomes(outcome_reward, group)  # 2
-            ref_logp = group_logprobs(reference, group, cfg.temperature)  # for 5
+            ref_logp = group_logprobs(reference, group, cfg.temperature, cfg.fast)  # for 5
             token_rewards = kl_penalized_rewards(rewards, group.old_logp, ref_logp, group.mask, cfg.kl_coef)
         values = completion_values(critic, group)  # V(q, o_<t), with gradient: the first critic update reuses it
         old_values = values.detach()  # V_old, as old_logp is pi_old's
@@ -89,7 +89,7 @@ def train_ppo(policy: GPT, cfg: PPOConfig, train: list[Problem], test: list[Prob
 
         clip_fracs = []
         for inner in range(cfg.num_inner_steps):
-            logp = group_logprobs(policy, group, cfg.temperature)
+            logp = group_logprobs(policy, group, cfg.temperature, cfg.fast)
             ratio = probability_ratio(logp, group.old_logp)  # 4
             surrogate = clipped_surrogate(ratio, adv, cfg.clip_eps)  # 4
             kl = kl_k3(logp, ref_logp)  # 5, for the log only: the KL is in the reward
