@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from minigrpo.experiments import readme, results
 from minigrpo.experiments.reproduce import SWEEPS, Reproduction
 from minigrpo.experiments.sweep import PLANS
@@ -51,10 +53,21 @@ def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
     for name, block in readme.blocks(out / "results.json", out / "data").items():
         assert readme.shown(text, name) == block, name
     assert fingerprint() == before
+    # what it took, each piece timed when it was made, in data/reproduce.json and in the README's compute block
+    measured = json.loads((out / "data" / "reproduce.json").read_text())
+    assert measured == log["measured"] and list(measured["seconds"]) == list(Reproduction.STAGES[:-1])
+    assert measured["total"] == pytest.approx(sum(measured["seconds"].values()))
+    assert measured["seconds"]["runs"] == pytest.approx(sum(r["sweep_s"] for r in trained))
+    assert all(r["sweep_s"] > 0 for r in trained)
+    assert measured["runs"] == len(trained) and measured["not_timed"] == 0
+    assert "Measured: the last `python -m minigrpo reproduce` took" in text
 
     policies = {p: p.stat().st_mtime_ns for p in (out / "sweeps").glob("*/*/seed0/policy.pt")}
     assert len(policies) == len(every_run) - 1
     again = reproduce_quick(out)
     assert all(f"sweep {plan}: 0 of" in again for plan, _ in SWEEPS)
     assert {p: p.stat().st_mtime_ns for p in policies} == policies  # nothing trained twice
+    # a resumed reproduction counts each run once, at the time it took when it was trained
+    assert json.loads((out / "reproduce.json").read_text())["measured"]["seconds"]["runs"] == \
+        measured["seconds"]["runs"]
     assert fingerprint() == before

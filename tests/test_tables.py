@@ -82,6 +82,20 @@ def test_compute_sums_hours_per_plan(results_file):
     assert row(table, "all")[2] == f"{(30 + 5 * 120 + 240 + 120) / 3600:.2f}"
 
 
+def test_compute_block_reports_the_last_reproduction_when_it_has_one(results_file, tmp_path):
+    assert "Measured" not in tables.compute_table(results_file, tmp_path)
+    log = {"seconds": {"splits": 36.0, "warm_start": 1800.0, "runs": 18000.0, "notebooks": 360.0},
+           "total": 20196.0, "cpu": "AMD EPYC Processor", "runs": 84, "not_timed": 0}
+    (tmp_path / "reproduce.json").write_text(json.dumps(log))
+    assert tables.compute_table(results_file, tmp_path).endswith(
+        "Measured: the last `python -m minigrpo reproduce` took 5.6 hours on AMD EPYC with 84 runs (hours per "
+        "stage: splits 0.01, warm start 0.50, runs 5.00, notebooks 0.10).")
+    log["not_timed"] = 2
+    (tmp_path / "reproduce.json").write_text(json.dumps(log))
+    assert tables.compute_table(results_file, tmp_path).endswith(
+        "notebooks 0.10; 2 pieces made before their time was recorded are not in it).")
+
+
 def test_reproduce_estimate_counts_every_run_and_the_recorded_speeds(results_file):
     from minigrpo.experiments.reproduce import SWEEPS
     from minigrpo.experiments.sweep import PLANS

@@ -67,7 +67,7 @@ def blocks(results: Path = res.RESULTS, data: Path = DATA_DIR) -> dict[str, str]
     return {"loop diff": loop_diff(), "bug zoo": bug_table(), "results": tables.results_table(results),
             "significance": tables.significance_table(results), "credit table": tables.credit_table(results),
             "variants": tables.variants_table(results), "reward models": reward_models_table(data),
-            "reward sources": tables.reward_sources_table(results), "compute": tables.compute_table(results)}
+            "reward sources": tables.reward_sources_table(results), "compute": tables.compute_table(results, data)}
 
 
 def shown(readme: str, name: str) -> str | None:

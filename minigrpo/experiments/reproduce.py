@@ -7,7 +7,7 @@
     5 checkpoints     the seed-0 runs' policies become data/grpo_policy.pt, ppo_policy.pt (+ critic), grpo_orm_policy.pt
     6 figures         the README's figures, from those runs and the results file
     7 notebooks       every notebook executed in place, so its outputs show the new numbers
-    8 README          the generated tables (readme.py)
+    8 README          the generated tables (readme.py), with what the stages before took (data/reproduce.json)
 
 Each stage leaves its output in the work folder (``runs/reproduce``); a warm start, reward model or run that is
 there is not trained again (the cheap stages are simply redone), so a stopped reproduction resumes: run the same
@@ -34,7 +34,7 @@ from pathlib import Path
 from ..task import DATA_DIR
 from . import readme, tables
 from . import results as res
-from .sweep import PLANS, final_eval, run_plan, summarize
+from .sweep import PLANS, cpu_name, final_eval, run_plan, summarize
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -121,9 +121,11 @@ class Reproduction:
         for kind, name in (("outcome", "orm"), ("process", "prm")):
             run = self.work / name
             if not (run / "reward_model.pt").exists():
+                start = time.perf_counter()
                 minigrpo("reward-model", "--kind", kind, "--init", str(self.data / "warmstart.pt"), "--data",
                          str(self.data), "--out", str(run), "--overwrite", *self.sizes.reward_model,
                          *(self.sizes.mc_samples if kind == "process" else []))
+                (run / "wall_s").write_text(f"{time.perf_counter() - start:.2f}\n")
             shutil.copyfile(run / "reward_model.pt", self.data / f"{name}.pt")
 
     def runs(self) -> None:
@@ -170,6 +172,24 @@ class Reproduction:
         changed = readme.update_readme(self.readme, self.results, self.data)
         print(f"README: regenerated {', '.join(changed) or 'nothing (all current)'}", flush=True)
 
+    def measured(self, seconds: dict) -> dict:
+        """What the reproduction took, stage by stage, each piece timed when it was made: the warm start, each reward
+        model and each run by its own record (so a reproduction resumed over several invocations counts what the
+        earlier ones made; a run resumed after a stop counts from its resume on); the cheap stages, redone at every
+        invocation, by this one's seconds. The README's tables (a second) come after, so they are not in it."""
+        def timed(path: Path) -> float | None:
+            return float(path.read_text()) if path.exists() else None
+
+        runs = [r for r in res.load(self.results) if r["plan"] != "warm_start"]
+        pieces = {"warm_start": [timed(self.work / "warmup" / "wall_s")],
+                  "reward_models": [timed(self.work / name / "wall_s") for name in ("orm", "prm")],
+                  "runs": [r.get("sweep_s") for r in runs]}
+        parts = {"splits": seconds["splits"],
+                 **{stage: sum(s for s in made if s is not None) for stage, made in pieces.items()},
+                 **{stage: seconds[stage] for stage in ("checkpoints", "draw", "notebooks")}}
+        return {"seconds": parts, "total": sum(parts.values()), "cpu": cpu_name(), "runs": len(runs),
+                "not_timed": sum(s is None for made in pieces.values() for s in made)}
+
     def note(self, key: str, value) -> None:
         log = json.loads(self.log.read_text()) if self.log.exists() else {}
         log[key] = value
@@ -185,6 +205,12 @@ class Reproduction:
         begin = time.perf_counter()
         seconds = {}
         for i, stage in enumerate(self.STAGES, 1):
+            if stage == "tables":  # the README says what the stages before it took: data/reproduce.json
+                measured = self.measured(seconds)
+                self.note("measured", measured)
+                tmp = self.data / "reproduce.json.tmp"
+                tmp.write_text(json.dumps(measured, indent=1) + "\n")
+                os.replace(tmp, self.data / "reproduce.json")
             print(f"== reproduce [{i}/{len(self.STAGES)}] {stage.replace('_', ' ')} "
                   f"({(time.perf_counter() - begin) / 60:.1f} min so far)", flush=True)
             start = time.perf_counter()

@@ -99,6 +99,7 @@ def summarize(run: Path) -> dict:
         "mean": {m: sum(r[m] for r in steps) / len(steps) for m in names},
         # greedy, process-verified and sampled pass@k of the final policy, where the sweep evaluated it
         "final_eval": json.loads((run / "eval.json").read_text()) if (run / "eval.json").exists() else None,
+        "sweep_s": float((run / "sweep_s").read_text()) if (run / "sweep_s").exists() else None,
         "series": {"step": [w[-1]["step"] for w in windows],
                    **{m: [round(sum(r[m] for r in w) / len(w), 5) for w in windows] for m in names}},
     }
@@ -168,7 +169,10 @@ def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list
         except subprocess.CalledProcessError as err:  # the run printed its own error
             raise ValueError(f"sweep {plan}: {name} seed {seed} failed (exit {err.returncode}), for the reason "
                              "printed above; the same command resumes the sweep") from None
-        print(f"[{i}/{len(todo)}] done in {time.perf_counter() - start:.0f} s", flush=True)
+        seconds = time.perf_counter() - start
+        # the run and its evaluation, whole processes: what `reproduce` sums (a resumed run, from its resume on)
+        (folder / "sweep_s").write_text(f"{seconds:.1f}\n")
+        print(f"[{i}/{len(todo)}] done in {seconds:.0f} s", flush=True)
         write_summary(plan, runs_dir, out)
     write_summary(plan, runs_dir, out)
 

@@ -6,6 +6,7 @@ tests/test_readme.py fails when the README shows another table than these functi
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 
@@ -157,8 +158,9 @@ def reward_sources_table(path: Path = res.RESULTS) -> str:
     return "\n".join(lines)
 
 
-def compute_table(path: Path = res.RESULTS) -> str:
-    """What the runs of the results file cost: runs and hours of training per plan, summed from their records."""
+def compute_table(path: Path = res.RESULTS, data: Path | None = None) -> str:
+    """What the runs of the results file cost: runs and hours of training per plan, summed from their records; then
+    what a full ``reproduce`` would take at their speeds, and what the last one took (``data``/reproduce.json)."""
     lines = ["| plan | runs | hours of training, summed |", "|---|---|---|"]
     total = 0.0
     for plan in dict.fromkeys(r["plan"] for r in res.load(path)):
@@ -167,7 +169,18 @@ def compute_table(path: Path = res.RESULTS) -> str:
         total += hours
         lines.append(f"| `{plan}` | {len(records)} | {hours:.2f} |")
     lines.append(f"| all | | {total:.2f} |")
-    return "\n".join(lines) + "\n\n" + reproduce_estimate(path)
+    measured = Path(data or Path(path).parent) / "reproduce.json"
+    return "\n".join(lines) + "\n\n" + reproduce_estimate(path) + (
+        " " + reproduce_measured(json.loads(measured.read_text())) if measured.exists() else "")
+
+
+def reproduce_measured(log: dict) -> str:
+    """The sentence on the last reproduction: its hours, stage by stage (reproduce.py: ``Reproduction.measured``)."""
+    stages = ", ".join(f"{stage.replace('_', ' ')} {seconds / 3600:.2f}" for stage, seconds in log["seconds"].items())
+    untimed = (f"; {log['not_timed']} pieces made before their time was recorded are not in it" if log["not_timed"]
+               else "")
+    return (f"Measured: the last `python -m minigrpo reproduce` took {log['total'] / 3600:.1f} hours on "
+            f"{_cpus([log])} with {log['runs']} runs (hours per stage: {stages}{untimed}).")
 
 
 def reproduce_estimate(path: Path = res.RESULTS) -> str:
