@@ -58,7 +58,7 @@ def generate_groups(model: GPT, prompt: torch.Tensor, prompt_valid: torch.Tensor
     [B * G, T], rows b * G .. b * G + G - 1 prompt b's, as ``model.generate`` returns them.
     """
     B, P = prompt.shape
-    G, N = group_size, prompt.shape[0] * group_size
+    G, N = group_size, B * group_size
     if P + max_new_tokens - 1 > model.cfg.block_size:
         raise ValueError(f"prompt length {P} + max_new_tokens {max_new_tokens} does not fit "
                          f"block_size {model.cfg.block_size}")
