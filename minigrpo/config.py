@@ -82,8 +82,8 @@ class RLConfig:
     eval_every: int = option(50, "steps between held-out greedy evaluations")
     seed: int = option(0, "seed of the prompts drawn and of the sampling")
     device: str = option("auto", "'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
-    fast: bool = option(False, "sample and score with minigrpo/fast.py: the same numbers (to float rounding), "
-                               "each prompt computed once per group and finished completions dropped")
+    fast: bool = option(False, "sample and score with minigrpo/fast.py: the same numbers (to float rounding), each "
+                               "prompt once per group, finished completions dropped, length buckets")
 
     def __post_init__(self):
         check_floats(self)

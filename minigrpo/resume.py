@@ -64,6 +64,14 @@ def tensors(state: dict, prefix: str = "") -> dict:
     return found
 
 
+def seconds_saved(path) -> float:
+    """The training seconds before a checkpoint: its steps' ``wall_s``, timed as they ran (evaluations not included).
+
+    A resumed run's later sitting does not see them; what measures a whole run adds them (experiments/sweep.py).
+    """
+    return sum(record.get("wall_s", 0.0) for record in atomic_load(path, FORMAT)["records"])
+
+
 class Checkpoints:
     """What a loop calls to resume, to stop at a non-finite number, and to save every ``every`` steps.
 

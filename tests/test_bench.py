@@ -77,6 +77,25 @@ def test_each_phases_flop_count_equals_torch_flop_counter(fast):
     assert counted_flops(counter) == 3 * scoring_flops(model.cfg, group, fast)
 
 
+def test_scoring_with_a_bucket_per_length_counts_each_row_at_its_own_length():
+    """The least work of a scoring pass, row by row: the prompt once per group, then each completion's own positions."""
+    torch.manual_seed(0)
+    model = GPT(ModelConfig(n_layer=2, n_head=2, n_embd=8, block_size=32))
+    problems = [Problem(operands=(1, 2), operators=("+",)), Problem(operands=(7, 3, 5), operators=("-", "+"))]
+    group = sample_group(model, problems, 4, 10, 1.0, torch.Generator().manual_seed(3))
+    B, G, T = group.completions.shape
+    P = group.prompt.shape[-1]
+    lengths = group.mask.flatten(0, 1).sum(-1).tolist()  # sampled rows: True up to <eos>, then False
+    assert len(set(lengths)) > 2
+    by_row = blocks_flops(model.cfg, B, P, P) + sum(
+        blocks_flops(model.cfg, 1, n - 1, P + n - 1) + head_flops(model.cfg, n) for n in lengths)
+    assert scoring_flops(model.cfg, group, True, most=B * G) == by_row
+    padded = blocks_flops(model.cfg, B, P, P) + blocks_flops(model.cfg, B * G, T - 1, P + T - 1) + head_flops(
+        model.cfg, B * G * T)
+    assert by_row <= scoring_flops(model.cfg, group, True, most=2) <= scoring_flops(model.cfg, group, True, most=1)
+    assert scoring_flops(model.cfg, group, True, most=1) == padded
+
+
 def test_dense_flops_are_six_times_matmul_parameters_times_positions():
     model = GPT(ModelConfig())
     matmul_params = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
@@ -157,6 +176,7 @@ def fake_summary(phases, fast_phases=None):
             "batch": {"prompts_per_step": 32, "group_size": 8, "steps": 6, "repeats": 3, "device": "cpu"},
         },
         "flops": {"sequences": 256, "positions": 40, "matmul_flop_per_s": 4e11, "matmul_size": 1024,
+                  "least_step_flops": 6e10,
                   "phases": {name: {"today": {"flops": 3e10, "s": 0.3, "fraction_of_matmul": 0.25},
                                     "fast": {"flops": 2.4e10, "s": 0.2, "fraction_of_matmul": 0.3}}
                              for name in ("sampling", "reference", "training")}},
@@ -189,6 +209,9 @@ def test_table_has_one_section_per_part_with_the_ratios():
     assert rows["float32 torch.mm, 1024 x 1024"] == ["2.15e+09", "", "5.37", "", "", "400 GFLOP/s", ""]
     assert all(line.endswith("|") for line in text.splitlines() if line.startswith("|"))
     assert "warning" not in text  # load 0.5 on 2 cores at the start
+    # 6e10 FLOPs at 4e11 FLOP/s: 150 ms, against half of (c)'s 0.6 s step
+    assert ("6e+10 FLOPs, 150 ms at the matmul rate; half of today's step (c) is 300 ms, so twice as fast needs "
+            "the whole step at 50% of the matmul rate or more") in text
 
 
 def test_table_without_a_fast_run_shows_todays_phases_only():

@@ -3,6 +3,7 @@ random numbers, the same log-probs, entropies and gradients (to float rounding),
 run ends. In float64 the two paths agree to 1e-10; in float32 to the rounding of a few thousand sums."""
 
 import copy
+import itertools
 import random
 
 import pytest
@@ -11,7 +12,7 @@ import torch
 from minigrpo.checkpoint import load_checkpoint
 from minigrpo.config import GRPOConfig, PPOConfig
 from minigrpo.distributed.sampling import PerPromptSampler
-from minigrpo.fast import generate_groups, group_token_logprobs
+from minigrpo.fast import generate_groups, group_token_logprobs, length_buckets, scored_lengths
 from minigrpo.grpo import group_logprobs, sample_group
 from minigrpo.grpo.trainer import train_grpo
 from minigrpo.model import generate, token_logprobs
@@ -75,18 +76,27 @@ def test_fast_generation_drops_finished_rows_yet_keeps_their_padding(tiny_model)
 
 
 @pytest.mark.parametrize("T", [1, 9])
-def test_in_float64_fast_logprobs_and_their_gradients_equal_the_default_paths(tiny_model, T):
+@pytest.mark.parametrize("bucketed", [False, True])
+def test_in_float64_fast_logprobs_and_their_gradients_equal_the_default_paths(tiny_model, T, bucketed):
+    """Bucketed: each completion scored up to its own length (random, 1 to T); the positions after it are masked
+    on both paths, as group_logprobs masks them."""
     prompt, valid = encode_prompts(["1+2=", "7-3+5=", "9="])
     G = 4
     completion = torch.randint(0, tiny_model.cfg.vocab_size, (3 * G, T), generator=torch.Generator().manual_seed(0))
+    lengths = torch.randint(1, T + 1, (3 * G,), generator=torch.Generator().manual_seed(1)) if bucketed else None
+    scored = torch.ones_like(completion, dtype=torch.bool) if lengths is None else (
+        torch.arange(T)[None] < lengths[:, None])
+    if bucketed and T > 1:
+        assert len(length_buckets(lengths)) > 1
     results = []
     for fast in (False, True):
         tiny_model.zero_grad(set_to_none=True)
         if fast:
-            logp = group_token_logprobs(tiny_model, prompt, valid, completion, temperature=0.7)
+            logp = group_token_logprobs(tiny_model, prompt, valid, completion, 0.7, lengths)
         else:
             logp = token_logprobs(tiny_model, prompt.repeat_interleave(G, 0), valid.repeat_interleave(G, 0),
                                   completion, temperature=0.7)
+        logp = torch.where(scored, logp, 0.0)
         weights = torch.linspace(-1, 1, logp.numel(), dtype=logp.dtype).view_as(logp)  # any loss of every log-prob
         (logp * weights).sum().backward()
         results.append((logp.detach(), [p.grad.clone() for p in tiny_model.parameters()]))
@@ -94,6 +104,50 @@ def test_in_float64_fast_logprobs_and_their_gradients_equal_the_default_paths(ti
     torch.testing.assert_close(fast, default, rtol=0, atol=1e-10)
     for a, b in zip(fast_grads, default_grads):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+def cost(lengths, buckets):
+    """Positions that hold the buckets' rows, each padded to its longest."""
+    return sum(len(rows) * int(lengths[rows].max()) for rows in buckets)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("most", [1, 2, 3, 4])
+def test_length_buckets_are_the_cheapest_split_into_runs_of_consecutive_lengths(seed, most):
+    """Against every split of the sorted distinct lengths into at most ``most`` runs, tried one by one."""
+    lengths = torch.randint(1, 12, (int(torch.randint(1, 30, (1,), generator=torch.Generator().manual_seed(seed))),),
+                            generator=torch.Generator().manual_seed(100 + seed))
+    buckets = length_buckets(lengths, most)
+    assert 1 <= len(buckets) <= most
+    assert sorted(torch.cat(buckets).tolist()) == list(range(len(lengths)))  # every row once
+    for shorter, longer in zip(buckets, buckets[1:]):
+        assert lengths[shorter].max() < lengths[longer].min()  # runs of consecutive lengths, shortest first
+    values = sorted(set(lengths.tolist()))
+    cheapest = min(
+        sum(int((lengths >= values[i]).logical_and(lengths <= values[j - 1]).sum()) * values[j - 1]
+            for i, j in zip((0, *cuts), (*cuts, len(values))))
+        for k in range(min(most, len(values)))
+        for cuts in itertools.combinations(range(1, len(values)), k))
+    assert cost(lengths, buckets) == cheapest
+
+
+def test_length_buckets_use_no_more_buckets_than_they_need():
+    lengths = torch.tensor([3, 3, 7, 7, 7])
+    assert [r.tolist() for r in length_buckets(lengths, 4)] == [[0, 1], [2, 3, 4]]
+    assert [r.tolist() for r in length_buckets(lengths, 1)] == [[0, 1, 2, 3, 4]]
+
+
+def test_scored_lengths_reach_the_last_completion_token():
+    mask = torch.tensor([[1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0], [1, 1, 1, 1]], dtype=torch.bool)
+    assert scored_lengths(mask).tolist() == [2, 3, 1, 4]  # a hole is scored through; an empty row on one position
+
+
+def test_fast_logprobs_refuse_lengths_that_do_not_fit(tiny_model):
+    prompt, valid = encode_prompts(["1+2="])
+    completion = torch.zeros(2, 5, dtype=torch.long)
+    for bad in (torch.tensor([0, 3]), torch.tensor([3, 6]), torch.tensor([3])):
+        with pytest.raises(ValueError, match="lengths must be"):
+            group_token_logprobs(tiny_model, prompt, valid, completion, lengths=bad)
 
 
 def test_fast_group_logprobs_match_on_a_sampled_group_and_refuse_mixed_prompts(warm_start):

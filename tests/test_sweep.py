@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from minigrpo import resume
+from minigrpo.checkpoint import atomic_save
 from minigrpo.experiments import results, sweep
 
 
@@ -124,11 +126,17 @@ def test_a_stopped_run_resumes_from_its_checkpoint_and_a_partial_folder_is_never
                                                                 fake_run(Path(argv[argv.index("--out") + 1]))))
     runs = tmp_path / "runs"
     fake_run(runs / "grpo_process_noise0.1" / "seed0.partial")  # stopped after its policy.pt, before the move
-    (runs / "grpo_process_noise0.1" / "seed0.partial" / "checkpoint.pt").write_bytes(b"")
+    # the checkpoint of step 2: the two steps an earlier sitting took, 3 s and 4 s
+    atomic_save({"format": resume.FORMAT, "records": [{"step": 1, "wall_s": 3.0}, {"step": 2, "wall_s": 4.0}]},
+                runs / "grpo_process_noise0.1" / "seed0.partial" / "checkpoint.pt")
     sweep.run_plan("step_label_noise", [0], runs, tmp_path / "summary.json")
     flags = [argv[argv.index("--seed") + 2:argv.index("--out")] for argv in trained]
     assert flags == [["--overwrite", "--resume"], ["--overwrite"], ["--overwrite"]]  # no policy.pt: nothing to lose
-    assert list(results.plan_runs("step_label_noise", tmp_path / "summary.json")["grpo_process_noise0.1"]) == ["0"]
+    records = results.plan_runs("step_label_noise", tmp_path / "summary.json")
+    assert list(records["grpo_process_noise0.1"]) == ["0"]
+    # the resumed run's time: this sitting (a faked, instant run) and the 7 s of the steps before its checkpoint
+    assert 7.0 <= records["grpo_process_noise0.1"]["0"]["sweep_s"] < 8.0
+    assert records["grpo_process_noise0.3"]["0"]["sweep_s"] < 1.0
 
 
 def test_a_run_that_fails_stops_the_sweep_with_one_line(tmp_path, monkeypatch):

@@ -17,7 +17,8 @@ of ``queries`` new positions that attend to ``keys`` positions (a cached prefix 
 What each phase computes, for B prompts x G completions (N = B G rows), prompts of P positions, completions of T:
 
     scoring    F(N, P + T - 1): prompt and completion in one pass (pi_ref's log-probs; x 3 to train)
-               --fast: Fb(B, P, P) + Fb(N, T - 1, P + T - 1) + Fh(N T), the prompt once per group
+               --fast: Fb(B, P, P) + sum over length buckets of Fb(n, T_b - 1, P + T_b - 1) + Fh(n T_b), the
+               prompt once per group and each bucket of n rows padded to its longest, T_b
     sampling   F(N, P) for the prompt, then Fb(n_t, 1, P + t + 1) + Fh(n_t) to feed back token t, t = 0 .. T - 2,
                with n_t = N rows; --fast: F(B, P), and n_t = the rows still writing (no <eos> yet)
 
@@ -33,6 +34,7 @@ import time
 import torch
 
 from ..config import GRPOConfig, ModelConfig
+from ..fast import BUCKETS, length_buckets, scored_lengths
 from ..grpo import (
     Group,
     broadcast_to_tokens,
@@ -77,12 +79,19 @@ def head_flops(cfg: ModelConfig, positions: int) -> int:
     return 2 * cfg.n_embd * cfg.vocab_size * positions
 
 
-def scoring_flops(cfg: ModelConfig, group: Group, fast: bool) -> int:
-    """One forward pass that scores the group's completions: F(N, P + T - 1), or --fast's prompt once per group."""
+def scoring_flops(cfg: ModelConfig, group: Group, fast: bool, most: int = BUCKETS) -> int:
+    """One forward pass that scores the group's completions: F(N, P + T - 1), or --fast's prompt once per group
+    and its ``most`` length buckets (as many as there are lengths: no padded position, the least any path computes).
+    """
     B, G, T = group.completions.shape
     P, N = group.prompt.shape[-1], B * G
     if fast:
-        return blocks_flops(cfg, B, P, P) + blocks_flops(cfg, N, T - 1, P + T - 1) + head_flops(cfg, N * T)
+        lengths = scored_lengths(group.mask.flatten(0, 1))
+        total = blocks_flops(cfg, B, P, P)
+        for rows in length_buckets(lengths, most):
+            n, longest = len(rows), int(lengths[rows].max())
+            total += blocks_flops(cfg, n, longest - 1, P + longest - 1) + head_flops(cfg, n * longest)
+        return total
     return blocks_flops(cfg, N, P + T - 1, P + T - 1) + head_flops(cfg, N * (P + T - 1))
 
 
@@ -172,8 +181,12 @@ def achieved_flops(policy: GPT, group: Group, cfg: GRPOConfig, matmul_size: int,
     for phase in phases.values():
         for numbers in phase.values():
             numbers["fraction_of_matmul"] = numbers["flops"] / numbers["s"] / peak
+    # sampling as --fast does it (no finished row, each prompt once), then scoring with no padded position, four
+    # times: the reference's forward and the policy's forward and backward
+    least = sampling_flops(policy.cfg, group, True) + 4 * scoring_flops(policy.cfg, group, True, most=B * G)
     return {
         "sequences": B * G, "positions": group.prompt.shape[-1] + T - 1, "matmul_flop_per_s": peak,
+        "least_step_flops": least,
         "matmul_size": matmul_size, "phases": phases,
         "fraction_of_matmul": phases["training"]["today"]["fraction_of_matmul"],
     }

@@ -107,6 +107,12 @@ def format_table(summary: dict) -> str:
                  _ms(mm / f["matmul_flop_per_s"]), "", "", f"{f['matmul_flop_per_s'] / 1e9:.3g} GFLOP/s", ""])
     lines += _table(["phase", "FLOPs", "--fast FLOPs", "ms", "--fast ms", "--fast / today", "of the matmul rate",
                      "--fast, of the matmul rate"], rows)
+    if "least_step_flops" in f:
+        least_s, today_s = f["least_step_flops"] / f["matmul_flop_per_s"], v["grpo"]["step_s"]
+        lines.append(f"a step's least work (sampling as --fast, scoring with no padded position): "
+                     f"{f['least_step_flops']:.3g} FLOPs, {_ms(least_s)} ms at the matmul rate; half of today's step "
+                     f"(c) is {_ms(today_s / 2)} ms, so twice as fast needs the whole step at "
+                     f"{least_s / (today_s / 2):.0%} of the matmul rate or more")
     return "\n".join(lines)
 
 

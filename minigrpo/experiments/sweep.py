@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..resume import seconds_saved
 from ..runtime import CHECKPOINT, read_metrics
 from . import results
 
@@ -159,7 +160,9 @@ def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list
         command, flags = PLANS[plan][name]
         folder = runs_dir / name / f"seed{seed}"
         # --overwrite: the folder holds no finished run (no policy.pt); --resume: a stopped one saved a checkpoint
-        resume = ["--resume"] * (folder.with_name(folder.name + ".partial") / CHECKPOINT).exists()
+        checkpoint = folder.with_name(folder.name + ".partial") / CHECKPOINT
+        resume = ["--resume"] * checkpoint.exists()
+        earlier = seconds_saved(checkpoint) if resume else 0.0  # an earlier sitting's steps, up to the checkpoint
         flags = [flag.format(data=data) for flag in flags]
         argv = [sys.executable, "-m", "minigrpo", command, *flags, "--init", f"{data}/warmstart.pt",
                 "--data", str(data), "--seed", str(seed), "--overwrite", *resume, *extra, "--out", str(folder)]
@@ -171,8 +174,9 @@ def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list
         except subprocess.CalledProcessError as err:  # the run printed its own error
             raise ValueError(f"sweep {plan}: {name} seed {seed} failed (exit {err.returncode}), for the reason "
                              "printed above; the same command resumes the sweep") from None
-        seconds = time.perf_counter() - start
-        # the run and its evaluation, whole processes: what `reproduce` sums (a resumed run, from its resume on)
+        seconds = time.perf_counter() - start + earlier
+        # the run and its evaluation, whole processes: what `reproduce` sums (a resumed run: this sitting and the
+        # steps it did not have to do again; the steps done twice, after the checkpoint, count once)
         (folder / "sweep_s").write_text(f"{seconds:.1f}\n")
         (folder / "cpu").write_text(cpu_name() + "\n")
         print(f"[{i}/{len(todo)}] done in {seconds:.0f} s", flush=True)

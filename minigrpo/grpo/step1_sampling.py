@@ -7,7 +7,7 @@ it equals pi_theta before the update, so ``old_logp`` is just the sampling log-p
 no second forward pass.
 
 ``fast=True`` (``--fast``) computes the same numbers with ``minigrpo/fast.py``: each prompt once per
-group, finished completions dropped from the batch.
+group, finished completions dropped from the batch, completions scored in buckets of similar length.
 
 Deviations from the paper: none (temperature is a config value; the policy is
 softmax(logits / temperature) everywhere, so ratios compare like with like).
@@ -100,7 +100,8 @@ def group_logprobs(model: GPT, group: Group, temperature: float = 1.0, fast: boo
         if not torch.equal(group.prompt, group.prompt[:, :1].expand_as(group.prompt)):
             raise ValueError("fast=True needs the G completions of a group to share one prompt, as sample_group's do")
         logp = fast_path.group_token_logprobs(model, group.prompt[:, 0], group.prompt_valid[:, 0],
-                                              group.completions.flatten(0, 1), temperature)
+                                              group.completions.flatten(0, 1), temperature,
+                                              fast_path.scored_lengths(group.mask.flatten(0, 1)))
     else:
         logp = token_logprobs(
             model,
