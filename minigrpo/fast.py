@@ -151,16 +151,18 @@ def group_token_logprobs(model: GPT, prompt: torch.Tensor, prompt_valid: torch.T
     """
     B, P = prompt.shape
     N, T = completion.shape
-    if lengths is not None and (lengths.shape != (N,) or lengths.min() < 1 or lengths.max() > T):
+    if lengths is None:  # every row scored to the end: one bucket
+        lengths = torch.full((N,), T, device=completion.device)
+    if lengths.shape != (N,) or lengths.min() < 1 or lengths.max() > T:
         raise ValueError(f"lengths must be [{N}] values from 1 to {T} (each completion's tokens), "
                          f"got shape {list(lengths.shape)}")
     copies = torch.arange(B, device=prompt.device).repeat_interleave(N // B)
     cache = KVCache(model.cfg.n_layer)
     first = model.hidden_states(prompt, prompt_valid, cache)[:, -1:]  # [B, 1, d]: the state before o_0
-    buckets = [torch.arange(N, device=prompt.device)] if lengths is None else length_buckets(lengths)
+    buckets = length_buckets(lengths)
     pieces = []
     for rows in buckets:
-        longest = T if lengths is None else int(lengths[rows].max())
+        longest = int(lengths[rows].max())
         pieces.append(torch.nn.functional.pad(
             _logprobs(model, first, cache, prompt, prompt_valid, copies[rows], completion[rows, :longest],
                       temperature), (0, T - longest)))
