@@ -43,7 +43,7 @@ def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
     assert all(r["accuracy"][-1]["step"] == 2 for r in trained)  # the quick sizes reach every run, variants too
     warm = results.plan_runs("warm_start", out / "results.json")["warmup"]["0"]
     assert warm["sha256"] == hashlib.sha256((out / "data" / "warmstart.pt").read_bytes()).hexdigest()
-    assert log["warm_start"]["sha256"] == warm["sha256"]
+    assert log["warm_start"] == {"replaced_sha256": None, "sha256": warm["sha256"], "bit_for_bit": False}
     for name in ("warmstart.pt", "orm.pt", "prm.pt", "grpo_policy.pt", "ppo_policy.pt", "ppo_critic.pt",
                  "grpo_orm_policy.pt", "train.jsonl", "test.jsonl"):
         assert (out / "data" / name).is_file(), name
@@ -69,6 +69,9 @@ def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
     assert len(policies) == len(every_run) - 1
     again = reproduce_quick(out)
     assert all(f"sweep {plan}: 0 of" in again for plan, _ in SWEEPS)
+    # the warm start is not made again, so the comparison made with it stands (not the new file against itself)
+    assert "warm start: made by an earlier sitting" in again
+    assert json.loads((out / "reproduce.json").read_text())["warm_start"] == log["warm_start"]
     assert {p: p.stat().st_mtime_ns for p in policies} == policies  # nothing trained twice
     # a resumed reproduction counts each run once, at the time it took when it was trained
     assert json.loads((out / "reproduce.json").read_text())["measured"]["seconds"]["runs"] == \

@@ -97,23 +97,28 @@ class Reproduction:
 
     def warm_start(self) -> None:
         run = self.work / "warmup"
-        if not (run / "policy.pt").exists():
+        if (run / "policy.pt").exists():  # made by an earlier sitting, which compared it with what it replaced
+            print("warm start: made by an earlier sitting of this reproduction (its comparison: reproduce.json)",
+                  flush=True)
+        else:
+            shipped = sha256(self.data / "warmstart.pt")
             start = time.perf_counter()
             minigrpo("warmup", "--data", str(self.data), "--out", str(run), "--overwrite", *self.sizes.warmup)
             (run / "wall_s").write_text(f"{time.perf_counter() - start:.2f}\n")
-        shipped, new = sha256(self.data / "warmstart.pt"), sha256(run / "policy.pt")
-        if shipped is None:
-            print("warm start: a new one (none was there to compare with)", flush=True)
-        elif shipped == new:
-            print("warm start: bit for bit the same as the one it replaces", flush=True)
-        else:
-            print("warm start: DIFFERENT from the one it replaces (another kind of CPU, or another number of "
-                  "threads, rounds differently: README, Results); every run below is trained from the new one",
-                  flush=True)
-        self.note("warm_start", {"replaced_sha256": shipped, "sha256": new, "bit_for_bit": shipped == new})
+            new = sha256(run / "policy.pt")
+            if shipped is None:
+                print("warm start: a new one (none was there to compare with)", flush=True)
+            elif shipped == new:
+                print("warm start: bit for bit the same as the one it replaces", flush=True)
+            else:
+                print("warm start: DIFFERENT from the one it replaces (another kind of CPU, or another number of "
+                      "threads, rounds differently: README, Results); every run below is trained from the new one",
+                      flush=True)
+            self.note("warm_start", {"replaced_sha256": shipped, "sha256": new, "bit_for_bit": shipped == new})
         shutil.copyfile(run / "policy.pt", self.data / "warmstart.pt")
         record = {"plan": "warm_start", "method": "warmup", "seed": 0, "command": "warmup", "flags": [],
-                  **summarize(run), "wall_s": float((run / "wall_s").read_text()), "sha256": new,
+                  **summarize(run), "wall_s": float((run / "wall_s").read_text()),
+                  "sha256": sha256(run / "policy.pt"),
                   "final_eval": final_eval(self.data / "warmstart.pt", self.data, run / "eval.json")}
         res.store("warm_start", {"warmup": {"0": record}}, self.results)
 
