@@ -31,12 +31,12 @@ figures: $(VENV)/installed
 	  --output-dir $$(mktemp -d) notebooks/*.ipynb
 
 # The headline runs (README, Results): the credit plan (GRPO outcome/process, PPO, VinePPO, ...) and GRPO on the
-# shipped reward models over 5 seeds, the two controls over 3, then noisy step labels. Many hours on 2 cores; every
+# shipped reward models and the two controls over 5 seeds, then noisy step labels. Many hours on 2 cores; every
 # finished run is kept and recorded in data/results.json as it finishes, so stopping and rerunning resumes.
 sweep: $(VENV)/installed
 	$(PY) -m minigrpo sweep credit --seeds 0 1 2 3 4
 	$(PY) -m minigrpo sweep reward_models --seeds 0 1 2 3 4
-	$(PY) -m minigrpo sweep controls --seeds 0 1 2
+	$(PY) -m minigrpo sweep controls --seeds 0 1 2 3 4
 	$(PY) -m minigrpo sweep step_label_noise --seeds 0
 
 # Everything the README shows, rebuilt in order from the splits up: warm start, reward models, every sweep over
