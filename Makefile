@@ -1,5 +1,5 @@
 # Two commands do everything (each creates .venv on first use):
-#   make run    warm-start check + GRPO on the CPU, then the learning-curve figure
+#   make run    warm-start check + GRPO on the CPU, then its learning-curve figure, all in runs/grpo
 #   make test   lint, unit tests, every notebook, and the bug zoo (every planted bug must be caught)
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,12 +17,13 @@ run: $(VENV)/installed
 	$(PY) -m minigrpo eval --checkpoint data/warmstart.pt
 	$(PY) -m minigrpo grpo --out runs/grpo --overwrite
 	$(PY) -m minigrpo eval --checkpoint runs/grpo/policy.pt
-	$(PY) -m minigrpo figures --run runs/grpo
+	$(PY) -m minigrpo figures --run runs/grpo --out runs/grpo
 
-# The PPO baseline on the same task, then every figure (GRPO vs PPO, token credit strips).
+# The PPO baseline on the same task, then the README's four run figures (learning curves, GRPO vs PPO, accuracy vs
+# time, token credit strips) redrawn from runs/grpo and runs/ppo into figures/: tracked files, on purpose.
 compare: $(VENV)/installed
 	$(PY) -m minigrpo ppo --out runs/ppo --overwrite
-	$(PY) -m minigrpo figures --run runs/grpo --ppo-run runs/ppo
+	$(PY) -m minigrpo figures --run runs/grpo --ppo-run runs/ppo --out figures
 
 # Redraw the notebooks' figures into figures/. Tests and a plain run of a notebook write them to a scratch
 # folder instead, so that running the course never changes tracked files; the executed copies are discarded.
@@ -30,14 +31,12 @@ figures: $(VENV)/installed
 	MINIGRPO_FIGURES=$(CURDIR)/figures $(PY) -m jupyter nbconvert --to notebook --execute \
 	  --output-dir $$(mktemp -d) notebooks/*.ipynb
 
-# The headline runs (README, Results): the credit plan (GRPO outcome/process, PPO, VinePPO, ...) and GRPO on the
-# shipped reward models and the two controls over 5 seeds, then noisy step labels. Many hours on 2 cores; every
-# finished run is kept and recorded in data/results.json as it finishes, so stopping and rerunning resumes.
+# The headline runs (README, Results): the credit plan (GRPO outcome/process, PPO, VinePPO, ...), GRPO on the
+# shipped reward models and the two controls, then noisy step labels, each plan with the runs and seeds of
+# minigrpo/lab/experiments/plans.py. Many hours on 2 cores; every finished run is kept and recorded in
+# data/results.json as it finishes, so stopping and rerunning resumes.
 sweep: $(VENV)/installed
-	$(PY) -m minigrpo sweep credit --seeds 0 1 2 3 4
-	$(PY) -m minigrpo sweep reward_models --seeds 0 1 2 3 4
-	$(PY) -m minigrpo sweep controls --seeds 0 1 2 3 4
-	$(PY) -m minigrpo sweep step_label_noise --seeds 0
+	$(PY) -m minigrpo sweep credit reward_models controls step_label_noise
 
 # Everything the README shows, rebuilt in order from the splits up: warm start, reward models, every sweep over
 # seeds, the shipped checkpoints, the figures, the notebooks' outputs, the README's tables (README, Results).
@@ -52,15 +51,15 @@ reproduce-quick: $(VENV)/installed
 bench: $(VENV)/installed
 	$(PY) -m minigrpo bench
 
-# Plant each real-world bug of minigrpo/bugzoo/catalogue.py in a temporary copy of the package and run the tests
+# Plant each real-world bug of minigrpo/lab/bugzoo/catalogue.py in a temporary copy of the package and run the tests
 # that should catch it; fails if one survives. About a minute on 2 cores.
 bugzoo: $(VENV)/installed
 	$(PY) -m minigrpo bugzoo
 
-# The README's variants table: 150 GRPO steps per variant (minigrpo/experiments/sweep.py, plan "variants") from the
-# same warm start, 3 seeds, recorded in data/results.json. About 25 minutes per seed on 2 cores; resumes.
+# The README's variants table: 150 GRPO steps per variant from the same warm start, over the seeds of plan "variants"
+# (minigrpo/lab/experiments/plans.py), recorded in data/results.json. About 25 minutes per seed on 2 cores; resumes.
 variants: $(VENV)/installed
-	$(PY) -m minigrpo sweep variants --seeds 0 1 2
+	$(PY) -m minigrpo sweep variants
 
 # nbmake stops a cell after 300 s by default; on a busy 2-core machine the training cells can take longer.
 test: $(VENV)/installed
@@ -68,9 +67,9 @@ test: $(VENV)/installed
 	$(PY) -m pytest --nbmake --nbmake-timeout=1200 tests $(wildcard notebooks/*.ipynb)
 	$(PY) -m minigrpo bugzoo
 
-# Grade your version of a step (minigrpo/exercises/NAME.py) with that step's tests: make exercise NAME=gae
+# Grade your version of a step (minigrpo/lab/exercises/NAME.py) with that step's tests: make exercise NAME=gae
 exercise: $(VENV)/installed
-	tests=$$($(PY) -c "from minigrpo.exercises import tests_for; print(tests_for('$(NAME)'))") && \
+	tests=$$($(PY) -c "from minigrpo.lab.exercises import tests_for; print(tests_for('$(NAME)'))") && \
 	  $(PY) -m pytest $$tests --student $(NAME)
 
 # The splits, byte for byte.

@@ -1,5 +1,10 @@
 """minigrpo: GRPO (DeepSeekMath, Shao et al. 2024) from scratch, step by step.
 
+The package root is the lesson, read in this order: tokenizer, model, task, rewards, masked, warmup, evaluate, then
+``grpo/`` (one file per step of the paper's loop, then its loop) and ``ppo/`` (the same loop with a critic).
+Everything added to it (variants, learned reward models, the fast path, torchrun, the command line, experiments)
+is in ``minigrpo/lab``, which imports the lesson and is never imported by it.
+
 Glossary — one name per symbol, used in code, notebooks and tests:
 
     q                      prompts / problems          a batch of B questions
@@ -18,8 +23,8 @@ Glossary — one name per symbol, used in code, notebooks and tests:
     beta                   kl_coef
     mu                     num_inner_steps             gradient steps per sampled batch
     mask                   mask                        [B, G, T], True on completion tokens (<eos> included)
-    r_phi                  scores (a learned model's)  sigmoid of a reward model's logit s_phi (reward_model.py)
-    V                      values                      PPO's critic: the value of the state before each token
+    r_phi                  scores (a learned model's)  sigmoid of a reward model's logit s_phi (lab/reward_models)
+    V                      values                      PPO's critic (ppo/critic.py): the value before each token
 """
 
 __version__ = "0.1.0"

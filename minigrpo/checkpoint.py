@@ -13,9 +13,8 @@ from pathlib import Path
 
 import torch
 
-from .config import ModelConfig
+from .config import ModelConfig, from_dict
 from .model import GPT
-from .options import from_dict
 from .tokenizer import VOCAB_SIZE
 
 FORMAT = "minigrpo-checkpoint-v1"
@@ -73,7 +72,7 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path, meta: dict | None 
 def load_checkpoint(path: str | Path, expected: ModelConfig | None = None, device="cpu", build=GPT):
     """Rebuild the model a checkpoint holds; returns (model, meta).
 
-    ``build`` is the class to rebuild (GPT, or PPO's Critic), called with the ModelConfig.
+    ``build`` is the class to rebuild (GPT, or PPO's ValueModel), called with the ModelConfig.
     Raises a one-line ValueError naming the problem if the file is missing, corrupt, not a
     minigrpo checkpoint, holds another kind of model, has no valid model config, was made with a
     model config other than ``expected``, holds weights of other shapes than its config's, or a nan or an inf.

@@ -5,9 +5,51 @@ symbols follow the glossary in ``minigrpo/__init__.py``."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
+from typing import ClassVar
 
-from .options import check, check_floats, check_positive, default_of, option
+
+def option(default, help: str, within: str | None = None):
+    """A config field with the one line that ``--help`` prints for it; ``within`` is a float's range, e.g. '(0, 1]'."""
+    metadata = {"help": help, "within": within}
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def default_of(f: Field):
+    """A field's default value, whether given directly or by a factory."""
+    return f.default_factory() if f.default is MISSING else f.default
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def check_positive(cfg, *names: str) -> None:
+    for name in names:
+        check(getattr(cfg, name) > 0, f"{name} must be positive, got {getattr(cfg, name)}")
+
+
+def check_floats(cfg) -> None:
+    """Every float field is a finite number in its range ``within`` ('(0, 1]' is 0 < value <= 1). Finite first:
+    inf passes 'lr > 0' ('1e400' parses as inf), and nan fails every test but says nothing."""
+    for f in (f for f in fields(cfg) if f.type == "float"):
+        value, within = getattr(cfg, f.name), f.metadata["within"]
+        check(type(value) in (int, float) and math.isfinite(value), f"{f.name} must be a finite number, got {value!r}")
+        low, high = (float(bound) for bound in within[1:-1].split(","))
+        check((low < value if within[0] == "(" else low <= value) and (value < high if within[-1] == ")"
+               else value <= high), f"{f.name} must be in {within}, got {value}")
+
+
+def from_dict(cls, values: dict):
+    """Build a config dataclass from a dict, refusing unknown keys by name."""
+    unknown = sorted(set(values) - {f.name for f in fields(cls)})
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+    return cls(**values)
+
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -82,99 +124,33 @@ class RLConfig:
     eval_every: int = option(50, "steps between held-out greedy evaluations")
     seed: int = option(0, "seed of the prompts drawn and of the sampling")
     device: str = option("auto", "'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
-    fast: bool = option(False, "sample and score with minigrpo/fast.py: the same numbers (to float rounding), each "
-                               "prompt once per group, finished completions dropped, length buckets")
 
     def __post_init__(self):
         check_floats(self)
         check_positive(self, "steps", "prompts_per_step", "group_size", "num_inner_steps", "max_new_tokens",
                         "eval_every")
         check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
-        check(isinstance(self.fast, bool), f"fast must be True or False, got {self.fast!r}")
-
-
-# The choices of GRPOConfig's variant switches; tests check they match the functions that take them.
-BASELINES = ("mean", "leave_one_out")
-ADV_SCALES = ("group", "batch", "none")
-AGGREGATIONS = ("grpo", "dapo", "dr_grpo")
-RATIO_LEVELS = ("token", "sequence")
-MULTI_REWARD_NORMS = ("sum", "gdpo")
-REWARD_COMPONENTS = ("correct", "format", "length")  # rewards.COMPONENTS
-SUPERVISIONS = ("outcome", "process", "monte_carlo")
-PROCESS_SCALES = ("sum", "mean")
-KL_ESTIMATORS = ("k3", "k2", "k3_ratio", "k1_reward")
-# The switches only one kind of supervision reads: outcome, process (step rewards), monte_carlo (VinePPO).
-SUPERVISION_OPTIONS = {
-    "outcome": ("baseline", "adv_scale", "reward_weights", "multi_reward_norm", "ratio_level", "random_reward"),
-    "process": ("process_scale", "step_label_noise"),
-    "monte_carlo": ("mc_samples",),
-}
 
 
 @dataclass(frozen=True)
 class GRPOConfig(RLConfig):
-    """GRPO: the shared settings, how advantages come from the group, and the variant switches. The defaults are
-    DeepSeekMath's GRPO; each switch below ``supervision`` changes one thing (README, "GRPO variants")."""
+    """GRPO as DeepSeekMath trains it (Sec. 4.1, Algorithm 1): the shared settings, the group's normalization, the
+    kind of supervision, and the outer loop's reference reset."""
 
     adv_eps: float = option(1e-4, "eps added to the group's reward std before dividing by it", "(0, 1]")
-    supervision: str = option("outcome", "'outcome': one reward per completion, 'process': one per step, "
-                                         "'monte_carlo': VinePPO's sampled step values")
-    process_scale: str = option("sum", "process: A_{i,t} is the 'sum' of later normalized step rewards, or their "
-                                       "'mean' over the completion's steps (outcome-sized)")
-    step_label_noise: float = option(0.0, "process: each step reward is flipped (1 <-> 0) with this chance", "[0, 1)")
-    mc_samples: int = option(4, "monte_carlo: K continuations sampled from every state between steps")
-    baseline: str = option("mean", "variant: subtract the group 'mean', or 'leave_one_out' (RLOO)")
-    adv_scale: str = option("group", "variant: divide by the 'group' std, the 'batch' std, or 'none' (Dr. GRPO)")
-    aggregation: str = option("grpo", "variant: average tokens per completion ('grpo', Eq. 3), 'dapo' or 'dr_grpo'")
-    clip_eps_high: float = option(0.0, "variant: clip-higher (DAPO), upper clip 1 + this; 0 keeps clip_eps", "[0, 1)")
-    ratio_level: str = option("token", "variant: one ratio per 'token', or per completion ('sequence', GSPO)")
-    reward_weights: dict[str, float] = option({"correct": 1.0}, "variant: weighted reward components, "
-                                                                "e.g. correct=1,format=0.5,length=0.5")
-    multi_reward_norm: str = option("sum", "variant: normalize the weighted 'sum', or each component ('gdpo')")
-    ref_reset_every: int = option(0, "variant: iterative GRPO, pi_ref <- pi_theta every this many steps; 0: never")
-    kl_estimator: str = option("k3", "variant: KL in the loss, 'k3' (Eq. 4), 'k2', 'k3_ratio' (TRL's default), or "
-                                     "'k1_reward' (k1 in the reward, none in the loss)")
-    reward_model: str = option("", "a learned reward model's checkpoint scores instead of the verifier: an outcome "
-                                   "model for supervision 'outcome', a process one for 'process'")
-    random_reward: float = option(0.0, "control: r_i ~ Bernoulli(this), whatever the completion says (Spurious "
-                                       "Rewards); 0: off", "[0, 1)")
+    supervision: str = option("outcome", "'outcome': one reward per completion, 'process': one per step")
+    ref_reset_every: int = option(0, "Algorithm 1's outer loop: pi_ref <- pi_theta every this many steps; 0: never")
+    supervisions: ClassVar[tuple[str, ...]] = ("outcome", "process")  # what ``supervision`` may be
 
     def __post_init__(self):
         super().__post_init__()
         check(self.group_size >= 2, f"group_size must be at least 2 (one has no baseline), got {self.group_size}")
-        check(self.mc_samples >= 2, f"mc_samples must be at least 2 (a standard error needs 2), got {self.mc_samples}")
-        for name, choices in [("baseline", BASELINES), ("adv_scale", ADV_SCALES), ("aggregation", AGGREGATIONS),
-                              ("ratio_level", RATIO_LEVELS), ("multi_reward_norm", MULTI_REWARD_NORMS),
-                              ("supervision", SUPERVISIONS), ("process_scale", PROCESS_SCALES),
-                              ("kl_estimator", KL_ESTIMATORS)]:
-            value = getattr(self, name)
-            check(value in choices, f"{name} must be one of {choices}, got {value!r}")
-        check(
-            isinstance(self.reward_weights, dict) and len(self.reward_weights) > 0
-            and all(name in REWARD_COMPONENTS for name in self.reward_weights)
-            and all(isinstance(w, (int, float)) and math.isfinite(w) and w > 0 for w in self.reward_weights.values()),
-            f"reward_weights must map names from {REWARD_COMPONENTS} to positive weights, got {self.reward_weights!r}",
-        )
-        check(self.ref_reset_every >= 0, f"ref_reset_every must be >= 0 (0: never), got {self.ref_reset_every}")
+        check(self.supervision in self.supervisions,
+              f"supervision must be one of {self.supervisions}, got {self.supervision!r}")
+        check(isinstance(self.ref_reset_every, int) and self.ref_reset_every >= 0,
+              f"ref_reset_every must be >= 0 (0: never), got {self.ref_reset_every}")
         check(self.ref_reset_every == 0 or self.kl_coef > 0,
-               "ref_reset_every needs kl_coef > 0: without the KL term there is no reference policy to reset")
-        check(self.kl_estimator != "k1_reward" or (self.supervision, self.multi_reward_norm) == ("outcome", "sum"),
-               "kl_estimator='k1_reward' penalizes the outcome reward: it needs supervision='outcome' and "
-               "multi_reward_norm='sum'")
-        if self.multi_reward_norm == "gdpo":
-            check((self.baseline, self.adv_scale) == ("mean", "group"),
-                   "multi_reward_norm='gdpo' sets its own normalization (each component by its group, the sum by the "
-                   f"batch): leave baseline='mean' and adv_scale='group', got {self.baseline!r}, {self.adv_scale!r}")
-        check(not self.reward_model or (self.supervision != "monte_carlo" and not self.step_label_noise),
-               "reward_model scores outcomes or steps: it needs supervision 'outcome' or 'process' without "
-               "step_label_noise")
-        check(not (self.reward_model and self.random_reward), "random_reward replaces the reward: no reward_model")
-        defaults = {f.name: default_of(f) for f in fields(self)}
-        for supervision, own in SUPERVISION_OPTIONS.items():
-            changed = [name for name in own if getattr(self, name) != defaults[name]]
-            check(self.supervision == supervision or not changed,
-                   f"{', '.join(changed)} apply to supervision={supervision!r} only, got "
-                   f"supervision={self.supervision!r}: leave them at their defaults")
+              "ref_reset_every needs kl_coef > 0: without the KL term there is no reference policy to reset")
 
 
 @dataclass(frozen=True)
@@ -191,60 +167,3 @@ class PPOConfig(RLConfig):
         super().__post_init__()
         check(isinstance(self.whiten_advantages, bool),
                f"whiten_advantages must be True or False, got {self.whiten_advantages!r}")
-
-
-@dataclass(frozen=True)
-class RewardModelConfig:
-    """A learned reward model: warm-start completions labeled automatically, then a classifier trained on them."""
-
-    kind: str = option("outcome", "'outcome': one score per completion (ORM), 'process': one per step (PRM)")
-    label: str = option("hard", "process: a step is 1 if 'hard' any, or 'soft' the fraction, of its continuations "
-                                "reach the right answer")
-    mc_samples: int = option(4, "process: K continuations sampled after every step to label it")
-    prompts: int = option(2048, "training prompts, each sampled samples_per_prompt times from the warm start")
-    samples_per_prompt: int = option(4, "completions per prompt")
-    heldout_prompts: int = option(200, "held-out (test split) prompts whose completions measure the model")
-    steps: int = option(600, "optimizer steps")
-    batch_size: int = option(64, "completions per step")
-    lr: float = option(1e-4, "AdamW learning rate", "(0, 1]")
-    temperature: float = option(1.0, "sampling temperature of the completions and continuations", "[0.001, 1000]")
-    max_new_tokens: int = option(32, "most tokens a completion may have, <eos> included")
-    eval_every: int = option(100, "steps between held-out evaluations")
-    seed: int = option(0, "seed of the prompts drawn, the sampling and the batches")
-    device: str = option("auto", "'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
-
-    def __post_init__(self):
-        check_floats(self)
-        check_positive(self, "prompts", "samples_per_prompt", "heldout_prompts", "steps", "batch_size",
-                        "max_new_tokens", "eval_every")
-        check(self.kind in ("outcome", "process"), f"kind must be 'outcome' or 'process', got {self.kind!r}")
-        check(self.label in ("hard", "soft"), f"label must be 'hard' or 'soft', got {self.label!r}")
-        check(self.kind == "process" or (self.label, self.mc_samples) == ("hard", 4),
-               "label and mc_samples label steps: they apply to kind='process' only")
-        check(self.mc_samples >= 2, f"mc_samples must be at least 2, got {self.mc_samples}")
-        check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
-
-
-@dataclass(frozen=True)
-class BenchConfig:
-    """What the bench measures and how often; the defaults take a few minutes on a 2-core CPU."""
-
-    prompts_per_step: int = option(GRPOConfig.prompts_per_step, "B of the batch every part uses")
-    group_size: int = option(GRPOConfig.group_size, "G of the batch every part uses")
-    large_group_size: int = option(16, "a second G for the generation throughput")
-    steps: int = option(6, "training steps per GRPO or PPO process (the first is not timed)")
-    repeats: int = option(3, "alternating GRPO and PPO processes of each kind")
-    timing_repeats: int = option(3, "timings whose median is reported: cached generation, forward/backward, matmul")
-    matmul_size: int = option(1024, "n of the n x n float32 matrix multiply that sets the reference rate")
-    device: str = option("cpu", "'cpu', 'cuda', or 'auto' (cuda when a GPU is visible)")
-
-    def __post_init__(self):
-        check_positive(self, "prompts_per_step", "large_group_size", "repeats", "timing_repeats", "matmul_size")
-        check(self.group_size >= 2 and self.steps >= 2,
-               f"group_size and steps must be at least 2, got {self.group_size} and {self.steps}")
-        check(self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}")
-
-
-# A smoke test in seconds: every part runs, no number means anything.
-QUICK = BenchConfig(prompts_per_step=2, group_size=2, large_group_size=4, steps=2, repeats=1, timing_repeats=1,
-                    matmul_size=64)

@@ -19,8 +19,10 @@ import os
 import random
 import re
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 
+from .checks import excerpt
 from .config import TaskConfig
 
 # A number is 1 to MAX_DIGITS ASCII digits. [0-9], not \d: \d also matches Arabic-Indic and full-width
@@ -43,6 +45,16 @@ def apply_op(a: int, op: str, b: int) -> int:
 class Problem:
     operands: tuple[int, ...]
     operators: tuple[str, ...]
+
+    def __post_init__(self):
+        if not (isinstance(self.operands, tuple) and isinstance(self.operators, tuple)):
+            raise TypeError(f"operands and operators must be tuples, got {excerpt(self.operands)} and "
+                            f"{excerpt(self.operators)}")
+        if len(self.operands) < 2 or len(self.operators) != len(self.operands) - 1 or \
+                not all(op in _APPLY for op in self.operators) or \
+                not all(isinstance(x, Integral) and not isinstance(x, bool) and x >= 0 for x in self.operands):
+            raise ValueError(f"a problem is n >= 2 operands (integers >= 0) and n - 1 operators (+, - or *), got "
+                             f"{excerpt(self.operands)} and {excerpt(self.operators)}")
 
     @property
     def text(self) -> str:
@@ -78,8 +90,10 @@ class Problem:
 
 def parse_problem(text: str) -> Problem:
     """'37+45-18' -> Problem((37, 45, 18), ('+', '-')); raises ValueError otherwise."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {excerpt(text)}")
     if not PROBLEM_RE.fullmatch(text):
-        raise ValueError(f"not a problem: {text!r} (expected digits joined by + - *)")
+        raise ValueError(f"not a problem: {excerpt(text)} (expected digits joined by + - *)")
     numbers = re.findall(r"[0-9]+", text)
     operators = re.findall(r"[+\-*]", text)
     return Problem(tuple(int(n) for n in numbers), tuple(operators))
@@ -165,7 +179,7 @@ def read_jsonl(path: str | Path) -> list[Problem]:
                     raise ValueError('no "answer"')
                 p = parse_problem(record["problem"])
                 if p.answer != record["answer"]:
-                    raise ValueError(f"stored answer {record['answer']!r} != {p.answer}")
+                    raise ValueError(f"stored answer {excerpt(record['answer'])} != {p.answer}")
             except UnicodeDecodeError as err:
                 raise ValueError(f"{path}:{line_no}: not ASCII (byte {line[err.start]:#x} in column {err.start + 1})") \
                     from None
@@ -185,7 +199,7 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 def load_split(name: str, data_dir: str | Path = DATA_DIR, at_least: int = 1) -> list[Problem]:
     """data_dir/<name>.jsonl, which must hold ``at_least`` problems (a step draws that many without replacement)."""
     if name not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {name!r}")
+        raise ValueError(f"split must be 'train' or 'test', got {excerpt(name)}")
     problems = read_jsonl(Path(data_dir) / f"{name}.jsonl")
     if len(problems) < at_least:
         raise ValueError(f"{Path(data_dir) / f'{name}.jsonl'} holds {len(problems)} problems, fewer than the "

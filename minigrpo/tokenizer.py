@@ -9,10 +9,14 @@ any other completion token), ``<pad>`` fills batches and is never trained.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from numbers import Integral
 
 import tiktoken
 import torch
+
+from . import checks
 
 ALPHABET = "0123456789+-*=;#:"
 BOS, EOS, PAD = "<bos>", "<eos>", "<pad>"
@@ -25,6 +29,7 @@ OUT_OF_PLACE = "?"  # how decode shows a <bos> or <pad> inside a completion
 # Why "(?s).": tiktoken silently drops text its pre-tokenizer regex does not match,
 # so the pattern must match every character, newlines included.
 _PATTERN = r"(?s)."
+_OUTSIDE = re.compile(f"[^{re.escape(ALPHABET)}]")  # the first character encode refuses
 
 
 @lru_cache(maxsize=1)
@@ -44,11 +49,11 @@ def encode(text: str) -> list[int]:
     Validated here because tiktoken's Rust core panics (an exception that
     ``except Exception`` does not catch) on a byte that is missing from its ranks.
     """
-    for position, ch in enumerate(text):
-        if ch not in ALPHABET:
-            raise ValueError(
-                f"character {ch!r} at position {position} of {text!r} is not in the alphabet {ALPHABET!r}"
-            )
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {checks.excerpt(text)}")
+    if bad := _OUTSIDE.search(text):
+        raise ValueError(f"character {bad[0]!r} at position {bad.start()} of {checks.excerpt(text, bad.start())} "
+                         f"is not in the alphabet {ALPHABET!r}")
     return get_encoding().encode_ordinary(text)
 
 
@@ -59,13 +64,16 @@ def decode(ids: list[int]) -> str:
     alphabet, so the parsers reject it) instead of vanishing: character t of the
     text stays token t of the completion, which step 2 relies on.
     """
+    if not isinstance(ids, (list, tuple)):
+        raise TypeError(f"ids must be a list of token ids (a tensor's .tolist()), got {checks.excerpt(ids)}")
     enc = get_encoding()
     chars = []
-    for i in ids:
+    for position, i in enumerate(ids):
         if i == EOS_ID:
             break
-        if not 0 <= i < VOCAB_SIZE:
-            raise ValueError(f"token id {i} is outside the vocabulary [0, {VOCAB_SIZE})")
+        if not (isinstance(i, Integral) and 0 <= i < VOCAB_SIZE):
+            raise ValueError(f"ids[{position}] = {checks.excerpt(i)} is not a token id: outside the vocabulary "
+                             f"[0, {VOCAB_SIZE})")
         chars.append(enc.decode([i]) if i < len(ALPHABET) else OUT_OF_PLACE)
     return "".join(chars)
 
@@ -76,6 +84,7 @@ def encode_prompts(prompts: list[str], device="cpu"):
     Left padding puts every prompt's last token in the same column, so generation
     appends one column for all rows at once.
     """
+    checks.inputs(locals(), prompts=[str])
     rows = [[BOS_ID] + encode(p) for p in prompts]
     width = max(len(r) for r in rows)
     tokens = torch.full((len(rows), width), PAD_ID, dtype=torch.long)

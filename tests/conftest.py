@@ -47,7 +47,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     """--student: swap the student's function into the package before any test module imports it."""
     if config.getoption("--student"):
-        from minigrpo.exercises import swap_in
+        from minigrpo.lab.exercises import swap_in
 
         config.student_swapped = swap_in(config.getoption("--student"))
 

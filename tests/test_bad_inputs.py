@@ -8,6 +8,7 @@ finite rewards never give a NaN advantage; NaN in padding never changes a masked
 """
 
 import math
+import re
 import string
 
 import numpy as np
@@ -16,6 +17,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from minigrpo import checks
+from minigrpo.checks import excerpt
 from minigrpo.grpo import (
     Group,
     broadcast_to_tokens,
@@ -34,18 +37,18 @@ from minigrpo.grpo import (
     score_outcomes,
     score_steps,
 )
-from minigrpo.grpo.credit import flip_step_labels, mean_over_steps, monte_carlo_step_advantages, step_value_advantages
-from minigrpo.grpo.variants import (
-    aggregated_objective,
-    clip_higher_surrogate,
-    gdpo_advantages,
-    rescaled_advantages,
-    sequence_ratio,
+from minigrpo.lab.variants.credit import (
+    flip_step_labels,
+    mean_over_steps,
+    monte_carlo_step_advantages,
+    step_value_advantages,
 )
-from minigrpo.masked import completion_mean, token_mean, whiten
+from minigrpo.lab.variants.variants import clip_higher_surrogate, gdpo_advantages, rescaled_advantages, sequence_ratio
+from minigrpo.masked import aggregate, completion_mean, token_mean, whiten
 from minigrpo.ppo import clipped_value_loss, explained_variance, gae, kl_penalized_rewards
 from minigrpo.rewards import StepScore, format_reward, length_penalty, outcome_reward, step_rewards
 from minigrpo.task import MAX_DIGITS, Problem, parse_final_answer, parse_problem, split_segments
+from minigrpo.tokenizer import EOS_ID, VOCAB_SIZE, decode, encode
 
 B, G, T = 2, 3, 4
 X = torch.full((B, G, T), -1.0)  # log-probs, ratios, advantages: any float [B, G, T]
@@ -83,9 +86,10 @@ SHAPES_AND_TYPES = [
     ("ref_logp [T] in k2", lambda: kl_k2(X, X[0, 0]), ValueError, "must match"),
     ("old_logp [G, T] in rho k3", lambda: kl_k3_ratio(X, X[0], X), ValueError, "must match"),
     ("k1 mask [G, T]", lambda: k1_penalized_rewards(R, X, X, MASK[0], 0.1), ValueError, "[B, G, T]"),
-    ("k1 rewards [G]", lambda: k1_penalized_rewards(R[0], X, X, MASK, 0.1), ValueError, "must be [B, G]"),
+    ("k1 rewards [G]", lambda: k1_penalized_rewards(R[0], X, X, MASK, 0.1), ValueError,
+     "rewards must have shape [B, G]"),
     ("kl [T] in the objective", lambda: grpo_objective(X, X[0, 0], MASK, 0.04), ValueError, "[B, G, T]"),
-    ("kl [G, T] in dapo", lambda: aggregated_objective(X, X[0], MASK, 0.04, "dapo", 10), ValueError, "[B, G, T]"),
+    ("mask [G, T] in dapo", lambda: aggregate(X, MASK[0], "dapo"), ValueError, "must match"),
     ("integer mask", lambda: grpo_objective(X, X, MASK.long(), 0.04), TypeError, "bool tensor"),
     ("old_logp [G, T] in GSPO", lambda: sequence_ratio(X, X[0], MASK), ValueError, "[B, G, T]"),
     ("logp and old_logp of another shape in GSPO", lambda: sequence_ratio(X[..., :2], X[..., :2], MASK),
@@ -106,14 +110,22 @@ SHAPES_AND_TYPES = [
     ("float mask in token_mean", lambda: token_mean(X, MASK.float()), TypeError, "bool tensor"),
     ("mask of another shape in whiten", lambda: whiten(X, MASK[..., :1]), ValueError, "must match"),
     ("values [T] in gae", lambda: gae(X, X[0, 0], MASK, 1.0, 0.95), ValueError, "must match"),
-    ("values [G, T] in the value loss", lambda: clipped_value_loss(X, X[0], X, MASK, 0.2), ValueError,
-     "same shape"),
+    ("old_values [G, T] in the value loss", lambda: clipped_value_loss(X, X[0], X, MASK, 0.2), ValueError,
+     "values (2, 3, 4) and old_values (3, 4) must match"),
     ("values [B, G, 1] in the value loss", lambda: clipped_value_loss(X[..., :1], X[..., :1], X, MASK, 0.2),
-     ValueError, "same shape"),
-    ("returns [T] in explained_variance", lambda: explained_variance(X, X[0, 0], MASK), ValueError, "same shape"),
+     ValueError, "must match"),
+    ("returns [T] in explained_variance", lambda: explained_variance(X, X[0, 0], MASK), ValueError, "must match"),
     ("ref_logp [G, T] in PPO's reward", lambda: kl_penalized_rewards(R, X, X[0], MASK, 0.1), ValueError, "[B, G, T]"),
     ("ref_logp [B, G, 1] in PPO's reward", lambda: kl_penalized_rewards(R, X, X[..., :1], MASK, 0.1), ValueError,
-     "ref_logp (2, 3, 1) and mask"),
+     "and ref_logp (2, 3, 1) must match"),
+    ("no ref_logp for PPO's KL penalty", lambda: kl_penalized_rewards(R, X, None, MASK, 0.1), TypeError,
+     "ref_logp must be a torch.Tensor"),
+    ("rewards of another [B, G] than the mask", lambda: kl_penalized_rewards(R[:1], X, X, MASK, 0.1), ValueError,
+     "rewards (1, 3) and old_logp (2, 3, 4) must match (rewards is [B, G], old_logp is [B, G, T])"),
+    ("step_ends past T", lambda: process_advantages(torch.rand(1, 2, 2), torch.full((1, 2, 2), 4),
+     torch.ones(1, 2, 2, dtype=torch.bool), T=4), ValueError, "step_ends must lie in [0, 4)"),
+    ("a model that is not a module", lambda: group_logprobs(lambda x: x, hand_group()), TypeError,
+     "model must be a Module"),
     ("step_mask [G, S] in mean_over_steps", lambda: mean_over_steps(X, MASK[0]), ValueError, "[B, G, S]"),
     ("step_mask of another [B, G]", lambda: mean_over_steps(X, MASK[:1]), ValueError, "must match in [B, G]"),
     ("step_mask of another shape in flip", lambda: flip_step_labels(X.abs(), MASK[..., :1], 0.1), ValueError,
@@ -171,8 +183,6 @@ SCALARS = [
     ("clip_eps_high = inf", lambda: clip_higher_surrogate(X, X, 0.2, math.inf), ValueError, "clip_eps_high must be"),
     ("kl_coef = nan", lambda: grpo_objective(X, X, MASK, math.nan), ValueError, "kl_coef must be finite"),
     ("kl_coef < 0", lambda: grpo_objective(X, X, MASK, -0.04), ValueError, "kl_coef must be >= 0"),
-    ("kl_coef = nan in dr_grpo", lambda: aggregated_objective(X, X, MASK, math.nan, "dr_grpo", 10), ValueError,
-     "kl_coef must be finite"),
     ("kl_coef = nan in k1", lambda: k1_penalized_rewards(R, X, X, MASK, math.nan), ValueError, "kl_coef"),
     ("kl_coef < 0 in PPO's reward", lambda: kl_penalized_rewards(R, X, X, MASK, -0.1), ValueError, "kl_coef"),
     ("gamma > 1", lambda: gae(X, X, MASK, 1.5, 0.95), ValueError, "gamma must be <= 1"),
@@ -194,7 +204,7 @@ EMPTY = [
     ("no states", lambda: step_value_advantages([], [], 4), ValueError, "one value per state"),
     ("no completions in gae", lambda: gae(X[:0], X[:0], MASK[:0], 1.0, 0.95), ValueError, "empty"),
     ("an empty group to score", lambda: score_outcomes(outcome_reward, hand_group(texts=((),), problems=(P,))),
-     ValueError, "group is empty"),
+     ValueError, "group.mask is empty"),
 ]
 
 
@@ -202,28 +212,33 @@ def rows(table):
     return pytest.mark.parametrize("call, error, fragment", [row[1:] for row in table], ids=[row[0] for row in table])
 
 
+def refused(call, error, pattern) -> str:
+    """call() raises ``error`` whose message matches ``pattern``, on one short line; the message."""
+    with pytest.raises(error, match=pattern) as caught:
+        call()
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 250, message
+    return message
+
+
 @rows(SHAPES_AND_TYPES)
 def test_wrong_shapes_and_types_are_refused_before_broadcasting(call, error, fragment):
-    with pytest.raises(error, match=fragment.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
-        call()
+    refused(call, error, re.escape(fragment))
 
 
 @rows(NON_FINITE)
 def test_nan_and_inf_are_refused(call, error, fragment):
-    with pytest.raises(error, match=fragment):
-        call()
+    refused(call, error, fragment)
 
 
 @rows(SCALARS)
 def test_scalars_out_of_range_are_refused(call, error, fragment):
-    with pytest.raises(error, match=fragment):
-        call()
+    refused(call, error, fragment)
 
 
 @rows(EMPTY)
 def test_empty_input_is_refused(call, error, fragment):
-    with pytest.raises(error, match=fragment):
-        call()
+    refused(call, error, fragment)
 
 
 def test_gae_needs_the_mask_to_be_a_prefix():
@@ -237,8 +252,8 @@ def test_gae_needs_the_mask_to_be_a_prefix():
 
 @pytest.mark.parametrize("kwargs, error, fragment", [
     ({"problems": []}, ValueError, "problems is empty"),
-    ({"problems": ["1+2"]}, TypeError, "list of task.Problem"),
-    ({"problems": P}, TypeError, "list of task.Problem"),
+    ({"problems": ["1+2"]}, TypeError, "problems must be a list of Problem"),
+    ({"problems": P}, TypeError, "problems must be a list of Problem"),
     ({"group_size": 0}, ValueError, "group_size must be >= 1"),
     ({"group_size": 2.0}, TypeError, "group_size must be an integer"),
     ({"max_new_tokens": 0}, ValueError, "max_new_tokens must be >= 1"),
@@ -254,7 +269,7 @@ def test_sample_group_refuses_a_bad_request(tiny_model, kwargs, error, fragment)
 
 
 def test_sampling_needs_a_model_and_logprobs_need_a_group(tiny_model):
-    with pytest.raises(TypeError, match="policy must be a torch.nn.Module"):
+    with pytest.raises(TypeError, match="policy must be a Module"):
         sample_group(lambda x: x, [P], 2, 4)
     with pytest.raises(TypeError, match="group must be a Group"):
         group_logprobs(tiny_model, {"mask": MASK})
@@ -328,8 +343,65 @@ def test_scoring_needs_a_function_and_a_consistent_group():
         score_steps(None, hand_group())
     with pytest.raises(TypeError, match="group must be a Group"):
         score_outcomes(outcome_reward, [["#64"]])
-    with pytest.raises(ValueError, match=r"texts per problem; its mask says B = 1 prompts of G = 3"):
+    with pytest.raises(ValueError, match=r"group.mask \(1, 3, 4\) and group.texts \(1, 2\) must match"):
         score_outcomes(outcome_reward, Group([P], MASK[:1], MASK[:1], MASK[:1], MASK[:1], X[:1], [["#64", "#1"]]))
+
+
+def test_a_group_is_checked_where_it_is_made():
+    holes = MASK[:1].clone()
+    holes[0, 0, 1] = False  # a real token after padding: step 2 counts a completion's tokens as its length
+    refused(lambda: Group([P], MASK[:1], MASK[:1], MASK[:1], holes, X[:1], [["#64", "#1", "#2"]]), ValueError,
+            "group.mask must be True on a prefix of each row")
+    refused(lambda: Group([P, P], MASK[:1], MASK[:1], MASK[:1], MASK[:1], X[:1], [["#64", "#1", "#2"]]), ValueError,
+            re.escape("group.mask (1, 3, 4) and group.problems (2,) must match"))
+    refused(lambda: Group([P], MASK[:1], MASK[:1], MASK[:1], MASK[:1], nan_at(X[:1]), [["#64", "#1", "#2"]]),
+            ValueError, "group.old_logp contains NaN or inf on a real")
+    padded = MASK[:1].clone()
+    padded[0, 0, 1:] = False  # padding may hold anything
+    assert Group([P], MASK[:1], MASK[:1], MASK[:1], padded, torch.where(padded, X[:1], math.nan),
+                 [["#64", "#1", "#2"]]).old_logp.isnan().any()
+
+
+def test_a_spec_reads_like_the_docstring_and_an_unreadable_one_is_an_error():
+    args = {"x": X, "mask": MASK, "rewards": R, "n": 3, "beta": None}
+    checks.inputs(args, x="float [B, G, T]", mask="bool [B, G, T] prefix", rewards="float [B, G >= 3]",
+                  n="int in [1, 4]", beta="> 0 or None")  # all of them right: no error
+    refused(lambda: checks.inputs(args, x="float [B, G >= 4, T]"), ValueError,
+            re.escape("x must have shape [B, G, T] with G >= 4, got (2, 3, 4)"))
+    refused(lambda: checks.inputs(args, x="float [..., T]", rewards="float [..., T]"), ValueError,
+            re.escape("x (2, 3, 4) and rewards (2, 3) must match ([..., T] each)"))
+    refused(lambda: checks.inputs(args, n="int > 3"), ValueError, "n must be > 3, got 3")
+    refused(lambda: checks.inputs(args, x="float [..., T] >= 0"), ValueError, re.escape("x must be >= 0, got -1.0 at"))
+    refused(lambda: checks.inputs(args, beta="> 0"), TypeError, "beta must be a real number, got None")
+    refused(lambda: checks.inputs(args, x="float [B, G, T] finite"), ValueError, "cannot read the spec")
+    assert kl_penalized_rewards(R, X, None, MASK, 0.0).shape == X.shape  # no pi_ref needed when beta = 0
+
+
+# Messages quote at most a short excerpt of what they refuse: a huge input is not printed back whole.
+
+HUGE = "0" * 999_999 + "a"  # the bad character at the very end
+
+
+@pytest.mark.parametrize("call, error, fragment", [
+    (lambda: encode(HUGE), ValueError, "character 'a' at position 999999 of ...'0000"),
+    (lambda: parse_problem("1+" * 500_000 + "x"), ValueError, "not a problem: '1+1+"),
+    (lambda: score_outcomes(returns_none, hand_group(texts=((HUGE, "#1"),))), ValueError,
+     "returns_none returned None for '0000"),
+    (lambda: score_steps(lambda p, c: [StepScore(1.0, 0)], hand_group(texts=((HUGE, "#1"),))), ValueError,
+     "must return steps whose ends increase"),
+    (lambda: clipped_surrogate(X, X, torch.rand(100, 100)), TypeError, "clip_eps must be a real number, got tensor("),
+    (lambda: sample_group(torch.nn.Linear(1, 1), [P] * 10_000 + ["1+2"], 2, 4), TypeError,
+     "problems must be a list of Problem, got [Problem("),
+    (lambda: decode(list(range(EOS_ID)) * 50_000 + [VOCAB_SIZE]), ValueError, "ids[900000] = 20 is not a token id"),
+])
+def test_a_message_quotes_only_an_excerpt_of_a_huge_input(call, error, fragment):
+    assert len(refused(call, error, re.escape(fragment))) < 250  # not the million characters of the input
+
+
+def test_the_excerpt_of_a_long_str_shows_where_it_goes_wrong_and_how_long_it_is():
+    message = refused(lambda: encode(HUGE), ValueError, "character 'a' at position 999999")
+    assert len(message) < 200 and "0a'" in message and "(1000000 characters)" in message
+    assert excerpt("#64") == "'#64'" and excerpt("x" * 100, at=50) == "..." + repr("x" * 60) + "... (100 characters)"
 
 
 # The reward functions: a public API for outside text. Non-str input is a TypeError; any str scores in range.
@@ -480,8 +552,8 @@ def masked_results(x, mask):
     """Every masked computation of the package, as a tuple of tensors; x enters with requires_grad."""
     x = x.clone().requires_grad_()
     out = (completion_mean(x, mask), token_mean(x, mask), whiten(x, mask), whiten(x, mask, center=False),
-           grpo_objective(x, x, mask, 0.04), aggregated_objective(x, x, mask, 0.04, "dapo", x.shape[-1]),
-           aggregated_objective(x, x, mask, 0.04, "dr_grpo", x.shape[-1]), *gae(x, x, mask, 0.9, 0.95),
+           grpo_objective(x, x, mask, 0.04), aggregate(x - 0.04 * x, mask, "dapo"),
+           aggregate(x - 0.04 * x, mask, "dr_grpo", x.shape[-1]), *gae(x, x, mask, 0.9, 0.95),
            clipped_value_loss(x, x.detach() * 0.5, x.detach(), mask, 0.2))
     (grad,) = torch.autograd.grad(sum(o.sum() for o in out), x)
     return (*(o.detach() for o in out), torch.where(mask, grad, 0.0), (grad[~mask] == 0).all()[None])

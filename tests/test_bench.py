@@ -11,24 +11,28 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from minigrpo.bench import format_table
-from minigrpo.bench.flops import (
+from minigrpo.config import ModelConfig
+from minigrpo.grpo import sample_group, step1_sampling
+from minigrpo.lab import loop
+from minigrpo.lab.bench import format_table
+from minigrpo.lab.bench.flops import (
     attention_forward_flops,
     blocks_flops,
     dense_forward_flops,
     head_flops,
+    path,
     sampling_flops,
     scoring_flops,
     training_flops,
 )
-from minigrpo.bench.phases import PHASES, PhaseTimer, step_phases
-from minigrpo.config import QUICK, BenchConfig, GRPOConfig, ModelConfig
-from minigrpo.grpo import group_logprobs, sample_group
-from minigrpo.grpo.trainer import train_grpo
+from minigrpo.lab.bench.phases import PHASES, PhaseTimer, step_phases
+from minigrpo.lab.bench.training import KINDS
+from minigrpo.lab.config import QUICK, BenchConfig, LabGRPOConfig
+from minigrpo.lab.runs import read_metrics
+from minigrpo.lab.scale import fast as fast_path
+from minigrpo.lab.viz.plots import accuracy_vs_seconds, plot_accuracy_vs_time
 from minigrpo.model import GPT
-from minigrpo.runtime import read_metrics
 from minigrpo.task import Problem
-from minigrpo.viz.plots import accuracy_vs_seconds, plot_accuracy_vs_time
 
 TINY = ModelConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=4)
 
@@ -64,16 +68,17 @@ def test_each_phases_flop_count_equals_torch_flop_counter(fast):
     torch.manual_seed(0)
     model = GPT(ModelConfig(n_layer=2, n_head=2, n_embd=8, block_size=32))
     problems = [Problem(operands=(1, 2), operators=("+",)), Problem(operands=(7, 3, 5), operators=("-", "+"))]
+    assert path(fast) is (fast_path if fast else step1_sampling)
     with FlopCounterMode(display=False) as counter:
-        group = sample_group(model, problems, 3, 8, 1.0, torch.Generator().manual_seed(1), fast=fast)
+        group = path(fast).sample_group(model, problems, 3, 8, 1.0, torch.Generator().manual_seed(1))
     assert group.mask.sum(-1).min() < group.mask.sum(-1).max()  # rows finished at different steps
     assert counted_flops(counter) == sampling_flops(model.cfg, group, fast)
     with FlopCounterMode(display=False) as counter:
         with torch.no_grad():
-            group_logprobs(model, group, fast=fast)
+            path(fast).group_logprobs(model, group)
     assert counted_flops(counter) == scoring_flops(model.cfg, group, fast)
     with FlopCounterMode(display=False) as counter:
-        group_logprobs(model, group, fast=fast).sum().backward()
+        path(fast).group_logprobs(model, group).sum().backward()
     assert counted_flops(counter) == 3 * scoring_flops(model.cfg, group, fast)
 
 
@@ -136,22 +141,33 @@ def test_step_phases_are_none_without_the_trainers_timings():
     assert step_phases([]) is None
 
 
-def test_phase_timer_splits_each_step_from_outside_the_loop(easy_warm_start):
+@pytest.mark.parametrize("fast", [False, True])
+def test_phase_timer_splits_each_step_of_the_labs_loop_from_outside(easy_warm_start, fast):
+    """The bench times the loop the command line trains with (lab/loop.py), on either path."""
     model, train = easy_warm_start
     records = []
-    cfg = GRPOConfig(steps=3, prompts_per_step=4, group_size=4, max_new_tokens=10, num_inner_steps=2, eval_every=1000)
+    cfg = LabGRPOConfig(steps=3, prompts_per_step=4, group_size=4, max_new_tokens=10, num_inner_steps=2,
+                        eval_every=1000, fast=fast)
+    originals = [step1_sampling.sample_group, step1_sampling.group_logprobs, fast_path.sample_group,
+                 fast_path.group_logprobs, loop.clip_grad_norm_]
     timer = PhaseTimer(torch.device("cpu"), log=records.append)
     with timer.patched():
-        train_grpo(copy.deepcopy(model), cfg, train, train[:2], log=timer.log, progress=False)
+        loop.train(copy.deepcopy(model), cfg, train, train[:2], log=timer.log, progress=False)
     assert [set(PHASES) <= set(r) for r in records] == [False, True, True, True]  # step 0 is the evaluation
     for record in records[1:]:
         phases = [record[k] for k in PHASES]
         assert all(p > 0 for p in phases) and sum(phases) <= record["wall_s"]
     # afterwards the wrappers are gone, and timing changed nothing the run computes
+    assert originals == [step1_sampling.sample_group, step1_sampling.group_logprobs, fast_path.sample_group,
+                         fast_path.group_logprobs, loop.clip_grad_norm_]
     plain = []
-    train_grpo(copy.deepcopy(model), cfg, train, train[:2], log=plain.append, progress=False)
+    loop.train(copy.deepcopy(model), cfg, train, train[:2], log=plain.append, progress=False)
     untimed = lambda rs: [{k: v for k, v in r.items() if not k.endswith("_s")} for r in rs]  # noqa: E731
     assert not any(k in plain[1] for k in PHASES) and untimed(plain) == untimed(records)
+
+
+def test_the_bench_compares_grpo_first_with_ppo_vineppo_and_fast():
+    assert KINDS == ("grpo", "ppo", "vineppo", "grpo_fast")  # GRPO first: the others are ratios to it
 
 
 def fake_summary(phases, fast_phases=None):

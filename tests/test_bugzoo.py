@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from minigrpo.__main__ import main
-from minigrpo.bugzoo import BUGS, run_zoo
-from minigrpo.bugzoo.run import StaleBug, check_entry, run_bug
+from minigrpo.lab.bugzoo import BUGS, run_zoo
+from minigrpo.lab.bugzoo.run import StaleBug, check_entry, run_bug
+from minigrpo.lab.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 

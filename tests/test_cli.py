@@ -2,6 +2,7 @@
 
 import json
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -12,12 +13,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from minigrpo.__main__ import main
+import minigrpo
 from minigrpo.checkpoint import load_checkpoint, save_checkpoint
 from minigrpo.config import ModelConfig, TaskConfig
+from minigrpo.lab.cli import main
+from minigrpo.lab.runs import read_metrics
 from minigrpo.model import GPT
-from minigrpo.runtime import read_metrics
 from minigrpo.task import make_splits, write_jsonl
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def small_data(tmp_path):
@@ -41,11 +45,45 @@ def test_grpo_writes_a_run_folder(tmp_path, capsys):
     args = ["grpo", "--init", str(tmp_path / "init.pt"), "--data", str(tmp_path), "--out", str(out),
             "--steps", "2", "--prompts-per-step", "2", "--group-size", "2", "--max-new-tokens", "8", "--device", "cpu"]
     assert main(args) == 0
-    assert {p.name for p in out.iterdir()} == {"config.json", "metrics.jsonl", "policy.pt"}
+    assert {p.name for p in out.iterdir()} == {"config.json", "run.json", "metrics.jsonl", "policy.pt"}
     assert json.loads((out / "config.json").read_text())["grpo"]["group_size"] == 2
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == [0, 1, 2]
     assert "accuracy_after" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def independent_cpu() -> tuple[str, bool | None]:
+    """The CPU's model name and AVX-512 flag as /proc/cpuinfo states them (None where there is no such file)."""
+    info = Path("/proc/cpuinfo")
+    if not info.is_file():
+        return platform.processor() or platform.machine(), None
+    lines = [line.split(":", 1) for line in info.read_text().splitlines() if ":" in line]
+    name = next((v.strip() for k, v in lines if k.strip() == "model name"), platform.processor() or platform.machine())
+    flags = next((v.split() for k, v in lines if k.strip() == "flags"), None)
+    return name, None if flags is None else "avx512f" in flags
+
+
+def test_a_finished_run_records_what_its_numbers_depend_on_beyond_the_config(tmp_path, capsys, monkeypatch):
+    small_data(tmp_path)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(train_args(tmp_path, steps=1)) == 0
+    finally:
+        torch.set_num_threads(threads)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    name, avx512 = independent_cpu()
+    assert run["cpu"] == name and (avx512 is None or run["avx512"] is avx512)
+    assert (run["torch"], run["threads"], run["processes"]) == (torch.__version__, 1, 1)
+    git = lambda *args: subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)  # noqa: E731
+    head = git("rev-parse", "HEAD")
+    if head.returncode == 0:
+        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip() != ""
+        assert run["code"] == head.stdout.strip() + "+dirty" * dirty
+    else:
+        assert run["code"] == minigrpo.__version__
+    assert "resumed" not in run
 
 
 def test_bad_input_exits_with_a_message_naming_the_problem(tmp_path, capsys):
@@ -65,12 +103,12 @@ def test_ppo_writes_a_run_folder_with_its_critic(tmp_path, capsys):
     args = ["ppo", "--init", str(tmp_path / "init.pt"), "--data", str(tmp_path), "--out", str(out),
             "--steps", "2", "--prompts-per-step", "2", "--group-size", "2", "--max-new-tokens", "8", "--device", "cpu"]
     assert main(args) == 0
-    assert {p.name for p in out.iterdir()} == {"config.json", "metrics.jsonl", "policy.pt", "critic.pt"}
+    assert {p.name for p in out.iterdir()} == {"config.json", "run.json", "metrics.jsonl", "policy.pt", "critic.pt"}
     last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     assert {"value_loss", "explained_variance", "test_accuracy"} <= set(last)
     # a critic checkpoint is not a policy: loading it as one names the mix-up
     assert main(["eval", "--checkpoint", str(out / "critic.pt"), "--data", str(tmp_path)]) == 2
-    assert "holds a Critic" in capsys.readouterr().err
+    assert "holds a ValueModel, not a GPT" in capsys.readouterr().err
 
 
 def test_quick_bench_prints_every_part_and_writes_json(tmp_path, capsys):
@@ -105,17 +143,30 @@ def test_bench_flags_override_quick(tmp_path, capsys):
     assert "group_size" in capsys.readouterr().err
 
 
+def made_up_run(folder):
+    """A run folder as grpo writes it, with a short made-up metrics history."""
+    folder.mkdir()
+    records = [{"step": 0, "test_accuracy": 0.4}] + [
+        {"step": s, "reward_mean": 0.3 + 0.1 * s, "kl": 0.01, "zero_spread_frac": 0.5, "wall_s": 0.5,
+         **({"test_accuracy": 0.5} if s == 2 else {})} for s in (1, 2)]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+def test_figures_of_a_run_go_into_its_folder_never_into_the_repositorys_figures(tmp_path, capsys):
+    tracked = {p.name: p.read_bytes() for p in (REPO / "figures").iterdir()}
+    run = made_up_run(tmp_path / "grpo")
+    assert main(["figures", "--run", str(run), "--ppo-run", str(tmp_path / "no-ppo-run")]) == 0
+    written = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["figures"]
+    assert written == [str(run / "grpo_learning_curves.png")] and (run / "grpo_learning_curves.png").stat().st_size
+    assert {p.name: p.read_bytes() for p in (REPO / "figures").iterdir()} == tracked
+
+
 def test_figures_with_a_ppo_run_draw_the_comparison_and_the_token_strips(tmp_path, capsys):
     # Run folders as grpo and ppo write them, holding the shipped PPO checkpoints (the strips need a
     # policy with right and wrong answers) and a short made-up metrics history.
-    data = Path(__file__).resolve().parent.parent / "data"
-    grpo, ppo = tmp_path / "grpo", tmp_path / "ppo"
-    for run in (grpo, ppo):
-        run.mkdir()
-        records = [{"step": 0, "test_accuracy": 0.4}] + [
-            {"step": s, "reward_mean": 0.3 + 0.1 * s, "kl": 0.01, "zero_spread_frac": 0.5, "wall_s": 0.5,
-             **({"test_accuracy": 0.5} if s == 2 else {})} for s in (1, 2)]
-        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    data = REPO / "data"
+    grpo, ppo = made_up_run(tmp_path / "grpo"), made_up_run(tmp_path / "ppo")
     shutil.copy(data / "ppo_policy.pt", ppo / "policy.pt")
     shutil.copy(data / "ppo_critic.pt", ppo / "critic.pt")
     out = tmp_path / "figures"
@@ -141,16 +192,16 @@ def test_help_prints_every_fields_help_line(capsys):
 
 
 def test_flags_are_parsed_into_real_types():
-    from minigrpo.__main__ import build_parser, config_from
-    from minigrpo.config import GRPOConfig, PPOConfig
+    from minigrpo.lab.cli import build_parser, config_from
+    from minigrpo.lab.config import LabGRPOConfig, LabPPOConfig
 
     args = build_parser().parse_args(["grpo", "--reward-weights", "correct=1, format=0.5,length=2e-1",
                                       "--aggregation", "dapo", "--clip-eps-high", "0.28", "--ref-reset-every", "50"])
-    cfg = config_from(GRPOConfig, args)
+    cfg = config_from(LabGRPOConfig, args)
     assert cfg.reward_weights == {"correct": 1.0, "format": 0.5, "length": 0.2}
     assert (cfg.aggregation, cfg.clip_eps_high, cfg.ref_reset_every) == ("dapo", 0.28, 50)
     flags = ([], ["--no-whiten-advantages"])
-    ppo = [config_from(PPOConfig, build_parser().parse_args(["ppo", *flag])) for flag in flags]
+    ppo = [config_from(LabPPOConfig, build_parser().parse_args(["ppo", *flag])) for flag in flags]
     assert [cfg.whiten_advantages for cfg in ppo] == [True, False]
 
 
@@ -170,7 +221,7 @@ def test_help_works_where_the_unix_only_resource_module_is_missing(tmp_path):
     # Windows has no `resource`; only the bench needs it, inside its command. None in sys.modules makes
     # `import resource` fail, as it does there. --help must not import torch either (it is slow to load).
     code = ("import sys; sys.modules['resource'] = None\n"
-            "from minigrpo.__main__ import main\n"
+            "from minigrpo.lab.cli import main\n"
             "for cmd in (['--help'], ['grpo', '--help'], ['bench', '--help']):\n"
             "    try:\n"
             "        main(cmd)\n"
@@ -180,6 +231,13 @@ def test_help_works_where_the_unix_only_resource_module_is_missing(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "warmup" in result.stdout and "--ref-reset-every" in result.stdout and "--matmul-size" in result.stdout
+
+
+def test_the_command_lines_data_folder_is_the_tasks():
+    from minigrpo.lab import cli
+    from minigrpo.task import DATA_DIR
+
+    assert cli.DATA_DIR == DATA_DIR  # written twice, so that --help need not import task.py (and torch)
 
 
 # Mistakes as users make them: each is one line on stderr, a non-zero exit, and no run folder harmed.
@@ -292,7 +350,7 @@ def test_a_checkpoint_that_does_not_fit_is_one_line_for_eval_and_for_training(tm
 
 
 def test_a_rerun_that_fails_or_is_stopped_leaves_the_finished_run_as_it_was(tmp_path, capsys, monkeypatch):
-    from minigrpo.runtime import RunFolder
+    from minigrpo.lab.runs import RunFolder
 
     small_data(tmp_path)
     assert main(train_args(tmp_path)) == 0
@@ -327,7 +385,7 @@ def test_a_rerun_that_fails_or_is_stopped_leaves_the_finished_run_as_it_was(tmp_
 
 
 def test_a_run_stopped_by_ctrl_c_resumes_through_the_command_line_to_the_same_end(tmp_path, capsys, monkeypatch):
-    from minigrpo.runtime import RunFolder
+    from minigrpo.lab.runs import RunFolder
 
     small_data(tmp_path)
     steps = ["--steps", "4", "--save-every", "2", "--eval-every", "2"]
@@ -362,7 +420,7 @@ def start(tmp_path, *flags):
 
 def wait_for_checkpoint(tmp_path, after: int = 0) -> int:
     from minigrpo.checkpoint import atomic_load
-    from minigrpo.resume import FORMAT
+    from minigrpo.lab.runs import FORMAT
 
     path = tmp_path / "run.partial" / "checkpoint.pt"
     for _ in range(1200):

@@ -4,8 +4,14 @@ advantages at outcome size, noisy step labels; each against a hand computation."
 import pytest
 import torch
 
-from minigrpo.grpo import credit, sample_group, score_outcomes
-from minigrpo.grpo.credit import flip_step_labels, mean_over_steps, monte_carlo_step_advantages, step_value_advantages
+from minigrpo.grpo import sample_group, score_outcomes
+from minigrpo.lab.variants import credit
+from minigrpo.lab.variants.credit import (
+    flip_step_labels,
+    mean_over_steps,
+    monte_carlo_step_advantages,
+    step_value_advantages,
+)
 from minigrpo.prefix_values import step_boundaries
 from minigrpo.rewards import outcome_reward
 from minigrpo.task import parse_problem

@@ -1,14 +1,16 @@
 """Split a batch over R processes (played here in one): the mean of the processes' losses, and of their gradients,
-is the one-process objective only with the denominators summed across processes; a per-process mean is not."""
+is the one-process objective only with the denominators summed across processes (``masked.aggregate`` given the
+whole batch's counts); a per-process mean is not. Whitening with the statistics of every process (``masked.whiten``
+given ``World.mean_std``) is whitening the whole batch."""
 
 import numpy as np
 import pytest
 import torch
 
-from minigrpo.distributed import World
-from minigrpo.distributed.normalizers import local_counts, mean_std, moments, shard_objective, whiten_across
-from minigrpo.grpo.variants import rescaled_advantages
-from minigrpo.masked import whiten
+from minigrpo.lab.scale import World
+from minigrpo.lab.scale.normalizers import local_counts, mean_std, moments
+from minigrpo.lab.variants.variants import rescaled_advantages
+from minigrpo.masked import aggregate, whiten
 
 
 class Played:
@@ -21,6 +23,7 @@ class Played:
         return tensor + sum(self.others)
 
     std = World.std  # World's own, over the played all-reduce
+    mean_std = World.mean_std
 
 
 def batch(lengths, T=6, seed=0):
@@ -34,17 +37,19 @@ def batch(lengths, T=6, seed=0):
 
 
 def numpy_objective(x, mask, how, max_len):
-    """J over the whole batch in float64 numpy, from the module's table."""
+    """J over the whole batch and its gradient dJ/dx, by hand in float64 numpy, from normalizers.py's table."""
     x, mask = x.detach().numpy(), mask.numpy()
     real = np.where(mask, x, 0.0)
-    if how == "grpo":
-        return np.mean(real.sum(-1) / mask.sum(-1))
-    if how == "dapo":
-        return real.sum() / mask.sum()
-    return real.sum() / (mask.shape[0] * mask.shape[1] * max_len)
+    lengths = mask.sum(-1, keepdims=True)
+    n = mask.shape[0] * mask.shape[1]
+    if how == "grpo":  # 1/N sum_i 1/|o_i| sum_t x_{i,t}
+        return np.mean(real.sum(-1) / lengths[..., 0]), np.where(mask, 1.0 / (n * lengths), 0.0)
+    if how == "dapo":  # sum_i sum_t x_{i,t} / sum_i |o_i|
+        return real.sum() / mask.sum(), np.where(mask, 1.0 / mask.sum(), 0.0)
+    return real.sum() / (n * max_len), np.where(mask, 1.0 / (n * max_len), 0.0)  # dr_grpo: / (N L_max)
 
 
-# Two processes of 2 prompts x G = 2, lengths very different between them, and three of 1 prompt each.
+# Two processes of 2 prompts x G = 2, lengths very different between them, and three of 1, 2 and 1 prompts.
 SHARDINGS = [[slice(0, 2), slice(2, 4)], [slice(0, 1), slice(1, 3), slice(3, 4)]]
 LENGTHS = [[2, 3], [1, 2], [6, 5], [4, 6]]
 
@@ -55,25 +60,28 @@ def test_the_mean_of_the_shard_losses_is_the_whole_batch_objective(how, shards):
     x, mask = batch(LENGTHS)
     counts = sum(local_counts(mask[s]) for s in shards)  # the all-reduce
     assert counts.tolist() == [8, sum(map(sum, LENGTHS))]
-    losses = [shard_objective(x[s], mask[s], how, counts, len(shards), max_len=6) for s in shards]
+    losses = [aggregate(x[s], mask[s], how, max_len=6, counts=counts.tolist(), world_size=len(shards))
+              for s in shards]
     mean = torch.stack(losses).mean()  # what DDP's gradient averaging optimizes
-    assert mean.item() == pytest.approx(numpy_objective(x, mask, how, 6), rel=1e-12)
+    value, gradient = numpy_objective(x, mask, how, 6)
+    assert mean.item() == pytest.approx(value, rel=1e-12)
     (grad,) = torch.autograd.grad(mean, x)
-    whole = shard_objective(x, mask, how, local_counts(mask), 1, max_len=6)  # one process
-    (expected,) = torch.autograd.grad(whole, x)
-    assert torch.allclose(grad, expected, rtol=1e-12, atol=0) and not grad.isnan().any()
+    np.testing.assert_allclose(grad.numpy(), gradient, rtol=1e-12, atol=0)  # 0 on padding, not NaN
+    whole = aggregate(x, mask, how, max_len=6)  # one process, its own counts
+    assert whole.item() == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(torch.autograd.grad(whole, x)[0].numpy(), gradient, rtol=1e-12, atol=0)
 
 
 def test_a_per_process_token_mean_weighs_the_tokens_of_short_shards_more():
     x, mask = batch(LENGTHS)
     shards = SHARDINGS[0]
     per_process = torch.stack([torch.where(mask[s], x[s], 0.0).sum() / mask[s].sum() for s in shards]).mean()
-    right = numpy_objective(x, mask, "dapo", 6)
+    right, _ = numpy_objective(x, mask, "dapo", 6)
     assert abs(per_process.item() - right) > 0.05  # 8 tokens against 21: each short-shard token counts 21/8 more
     # with equal shards of completions, a per-process completion mean is exact: grpo needs nothing summed
     per_process_grpo = torch.stack([
         (torch.where(mask[s], x[s], 0.0).sum(-1) / mask[s].sum(-1)).mean() for s in shards]).mean()
-    assert per_process_grpo.item() == pytest.approx(numpy_objective(x, mask, "grpo", 6), rel=1e-12)
+    assert per_process_grpo.item() == pytest.approx(numpy_objective(x, mask, "grpo", 6)[0], rel=1e-12)
 
 
 def test_batch_statistics_from_summed_moments_are_the_whole_batch_ones():
@@ -94,13 +102,14 @@ def test_whitening_across_processes_is_whitening_the_whole_batch_and_per_shard_i
     parts = []
     for s in shards:
         others = [moments(x[o], mask[o]) for o in shards if o != s]
-        parts.append(whiten_across(Played(others), x[s], mask[s]))
+        parts.append(whiten(x[s], mask[s], mean_std=Played(others).mean_std))
     real = x.numpy()[mask.numpy()]
     expected = np.where(mask.numpy(), (x.numpy() - real.mean()) / (real.std(ddof=1) + 1e-8), 0.0)  # float64 numpy
     np.testing.assert_allclose(torch.cat(parts).numpy(), expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(whiten(x, mask).numpy(), expected, rtol=1e-12, atol=1e-12)  # masked.whiten agrees
     per_shard = torch.cat([whiten(x[s], mask[s]) for s in shards])
     assert (per_shard - torch.cat(parts)).abs().max() > 0.1  # each shard's own mean 0: not the batch's whitening
+    assert torch.equal(whiten(x, mask, mean_std=World().mean_std), whiten(x, mask))  # one process: bit for bit
 
 
 def test_the_batch_std_of_rewards_across_processes_is_the_whole_batch_std():
@@ -116,16 +125,14 @@ def test_the_batch_std_of_rewards_across_processes_is_the_whole_batch_std():
 
 def test_bad_input_is_refused_by_name():
     x, mask = batch(LENGTHS)
-    counts = local_counts(mask)
-    with pytest.raises(ValueError, match="aggregation must be"):
-        shard_objective(x, mask, "bnpo", counts, 1)
+    counts = local_counts(mask).tolist()
+    with pytest.raises(ValueError, match="how must be 'grpo', 'dapo' or 'dr_grpo'"):
+        aggregate(x, mask, "bnpo", counts=counts)
     with pytest.raises(ValueError, match="dr_grpo needs max_len"):
-        shard_objective(x, mask, "dr_grpo", counts, 1, max_len=3)
-    with pytest.raises(ValueError, match="world_size must be at least 1"):
-        shard_objective(x, mask, "grpo", counts, 0)
+        aggregate(x, mask, "dr_grpo", max_len=3, counts=counts)
     with pytest.raises(ValueError, match="must match"):
-        shard_objective(x[:, :, :3], mask, "grpo", counts, 1)
+        aggregate(x[:, :, :3], mask, "grpo", counts=counts)
     with pytest.raises(ValueError, match="at least two values"):
         mean_std(moments(torch.tensor([1.0])))
-    with pytest.raises(TypeError, match="x must be a floating-point tensor"):
-        whiten_across(World(), x.detach().long(), mask)
+    with pytest.raises(TypeError, match="per-token values must be"):
+        whiten(x.detach().long(), mask, mean_std=World().mean_std)

@@ -63,7 +63,7 @@ def test_eval_command_prints_process_verified_accuracy_and_pass_at_k(tmp_path, c
 
     from test_cli import small_data
 
-    from minigrpo.__main__ import main
+    from minigrpo.lab.cli import main
 
     small_data(tmp_path)
     common = ["eval", "--checkpoint", str(tmp_path / "init.pt"), "--data", str(tmp_path), "--device", "cpu"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from minigrpo.exercises import EXERCISES, student_file
+from minigrpo.lab.exercises import EXERCISES, student_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,7 @@ def group_advantages(rewards, eps=1e-4):
 def test_each_stub_has_the_package_signature_and_leaves_the_body_to_the_student(name):
     module_name, function, tests = EXERCISES[name]
     solution = getattr(importlib.import_module(module_name), function)
-    stub = getattr(importlib.import_module(f"minigrpo.exercises.{name}"), function)
+    stub = getattr(importlib.import_module(f"minigrpo.lab.exercises.{name}"), function)
     assert inspect.signature(stub) == inspect.signature(solution)
     assert "raise NotImplementedError" in inspect.getsource(stub)
     assert (ROOT / tests).is_file() and f"--student {name}" in inspect.getmodule(stub).__doc__

@@ -1,6 +1,7 @@
-"""The fast path (minigrpo/fast.py, ``--fast``) computes the default path's numbers: the same tokens from the same
-random numbers, the same log-probs, entropies and gradients (to float rounding), and a run ends where the default
-run ends. In float64 the two paths agree to 1e-10; in float32 to the rounding of a few thousand sums."""
+"""The fast path (minigrpo/lab/scale/fast.py, ``--fast``) computes the default path's numbers: the same tokens from
+the same random numbers, the same log-probs, entropies and gradients (to float rounding), and a run of the lab's loop
+ends where the default run ends. In float64 the two paths agree to 1e-10; in float32 to the rounding of a few
+thousand sums."""
 
 import copy
 import itertools
@@ -11,12 +12,13 @@ import torch
 
 from minigrpo.checkpoint import load_checkpoint
 from minigrpo.config import GRPOConfig, PPOConfig
-from minigrpo.distributed.sampling import PerPromptSampler
-from minigrpo.fast import generate_groups, group_token_logprobs, length_buckets, scored_lengths
-from minigrpo.grpo import group_logprobs, sample_group
-from minigrpo.grpo.trainer import train_grpo
+from minigrpo.grpo import step1_sampling
+from minigrpo.lab import scale
+from minigrpo.lab.config import LabGRPOConfig, LabPPOConfig
+from minigrpo.lab.loop import train
+from minigrpo.lab.scale.fast import generate_groups, group_token_logprobs, length_buckets, scored_lengths
+from minigrpo.lab.scale.sampling import PerPromptSampler
 from minigrpo.model import generate, token_logprobs
-from minigrpo.ppo.trainer import train_ppo
 from minigrpo.task import DATA_DIR, load_split
 from minigrpo.tokenizer import EOS_ID, PAD_ID, encode_prompts
 
@@ -29,11 +31,12 @@ def warm_start():
 
 
 def both_paths(policy, problems, G, temperature, seed, sampler=None):
+    """The group that step 1 samples, and the one the fast path samples, from the same seed."""
     groups = []
-    for fast in (False, True):
+    for path in (step1_sampling, scale.fast):
         use = sampler(problems, G) if sampler else None
-        groups.append(sample_group(policy, problems, G, 32, temperature, torch.Generator().manual_seed(seed), use,
-                                   fast=fast))
+        groups.append(path.sample_group(policy, problems, G, 32, temperature, torch.Generator().manual_seed(seed),
+                                        use))
     return groups
 
 
@@ -152,15 +155,15 @@ def test_fast_logprobs_refuse_lengths_that_do_not_fit(tiny_model):
 
 def test_fast_group_logprobs_match_on_a_sampled_group_and_refuse_mixed_prompts(warm_start):
     policy, problems = warm_start
-    group = sample_group(policy, problems, 4, 32, 1.0, torch.Generator().manual_seed(1))
+    group = step1_sampling.sample_group(policy, problems, 4, 32, 0.7, torch.Generator().manual_seed(1))
     with torch.no_grad():
-        torch.testing.assert_close(group_logprobs(policy, group, fast=True), group_logprobs(policy, group),
-                                   rtol=0, atol=2e-5)
+        torch.testing.assert_close(scale.fast.group_logprobs(policy, group, 0.7),
+                                   step1_sampling.group_logprobs(policy, group, 0.7), rtol=0, atol=2e-5)
     mixed = copy.copy(group)
     mixed.prompt = group.prompt.flip(1)
     mixed.prompt[0, 0] = group.prompt[1, 0]
     with pytest.raises(ValueError, match="share one prompt"):
-        group_logprobs(policy, mixed, fast=True)
+        scale.fast.group_logprobs(policy, mixed)
 
 
 def test_fast_generation_checks_the_block_size(tiny_model):
@@ -172,27 +175,35 @@ def test_fast_generation_checks_the_block_size(tiny_model):
 SMALL = {"steps": 3, "prompts_per_step": 6, "group_size": 4, "max_new_tokens": 10, "eval_every": 1000}
 
 
-@pytest.mark.parametrize("algorithm", ["grpo", "ppo"])
-def test_a_fast_run_samples_the_same_completions_and_ends_with_the_same_weights(easy_warm_start, algorithm):
-    """--fast through the trainers: each step's sampled reward is the same, and so are the final weights (float64:
-    Adam divides by the root of the squared gradients, so a float32 rounding in a gradient near 0 can move a weight
-    by up to the learning rate)."""
-    model, train = easy_warm_start
+@pytest.mark.parametrize("config", [LabGRPOConfig, LabPPOConfig])
+def test_a_fast_run_samples_the_same_completions_and_ends_with_the_same_weights(easy_warm_start, config):
+    """--fast through the lab's loop: each step's sampled reward is the same, and so are the final weights (and
+    PPO's critic's; float64: Adam divides by the root of the squared gradients, so a float32 rounding in a gradient
+    near 0 can move a weight by up to the learning rate)."""
+    model, problems = easy_warm_start
     model = copy.deepcopy(model).double()  # not in place: the fixture is the session's
     runs = []
     for fast in (False, True):
         policy, records = copy.deepcopy(model), []
-        if algorithm == "grpo":
-            train_grpo(policy, GRPOConfig(**SMALL, fast=fast), train, train[:2], log=records.append, progress=False)
-        else:
-            train_ppo(policy, PPOConfig(**SMALL, fast=fast), train, train[:2], log=records.append, progress=False)
-        runs.append((policy, [r["reward_mean"] for r in records if "reward_mean" in r]))
-    (default, default_rewards), (fast, fast_rewards) = runs
+        critic = train(policy, config(**SMALL, temperature=0.8, fast=fast), problems, problems[:2],
+                       log=records.append, progress=False)
+        runs.append((policy, critic, [r["reward_mean"] for r in records if "reward_mean" in r]))
+    (default, default_critic, default_rewards), (fast, fast_critic, fast_rewards) = runs
     assert fast_rewards == default_rewards and len(fast_rewards) == SMALL["steps"]
     for a, b in zip(fast.parameters(), default.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-9)
+    assert (fast_critic is None) == (default_critic is None) == (config is LabGRPOConfig)
+    for a, b in zip(*(c.parameters() for c in (fast_critic, default_critic) if c is not None)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-9)
 
 
-def test_fast_must_be_a_bool():
+@pytest.mark.parametrize("config", [LabGRPOConfig, LabPPOConfig])
+def test_fast_must_be_a_bool(config):
     with pytest.raises(ValueError, match="fast must be True or False"):
-        GRPOConfig(fast="yes")
+        config(fast="yes")
+
+
+@pytest.mark.parametrize("config", [GRPOConfig, PPOConfig])
+def test_the_papers_configs_have_no_fast_path(config):
+    with pytest.raises(TypeError, match="fast"):
+        config(fast=True)

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-import minigrpo.learned_rewards.labels as labels_module
-import minigrpo.learned_rewards.train as train_module
-from minigrpo.__main__ import main
+import minigrpo.lab.reward_models.labels as labels_module
+import minigrpo.lab.reward_models.train as train_module
 from minigrpo.checkpoint import save_checkpoint
-from minigrpo.config import RewardModelConfig
 from minigrpo.grpo.step2_reward import score_steps
-from minigrpo.learned_rewards.labels import Labeled, label_completions
-from minigrpo.learned_rewards.train import evaluate, first_below_half, train_reward_model
-from minigrpo.reward_model import RewardModel
+from minigrpo.lab.cli import main
+from minigrpo.lab.config import RewardModelConfig
+from minigrpo.lab.reward_models.labels import Labeled, label_completions
+from minigrpo.lab.reward_models.model import ValueModel
+from minigrpo.lab.reward_models.train import evaluate, first_below_half, train_reward_model
 from minigrpo.rewards import outcome_reward, step_rewards
 from minigrpo.tokenizer import decode
 
@@ -120,7 +120,7 @@ def test_training_fits_the_labels(easy_warm_start, kind):
                                        progress=False)
     losses = [r["loss"] for r in records if "loss" in r]
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:5])  # from log 2 at a zero head, down
-    assert isinstance(model, RewardModel) and not model.training
+    assert isinstance(model, ValueModel) and not model.training
     assert set(report) >= {"loss", "accuracy", "verifier_accuracy", "brier", "ece", "calibration"}
     assert (kind == "process") == ("first_error_found" in report)
 
@@ -164,7 +164,7 @@ def test_reward_model_command_writes_a_checkpoint_grpo_can_use(tmp_path, capsys)
     assert main(["reward-model", "--kind", "process", "--prompts", "16", "--heldout-prompts", "8", "--steps", "3",
                  "--max-new-tokens", "8", "--mc-samples", "2", "--out", str(out), *common]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert {p.name for p in out.iterdir()} == {"config.json", "metrics.jsonl", "reward_model.pt"}
+    assert {p.name for p in out.iterdir()} == {"config.json", "run.json", "metrics.jsonl", "reward_model.pt"}
     assert "first_error_found" in result
     grpo = ["grpo", "--steps", "1", "--prompts-per-step", "2", "--group-size", "2", "--max-new-tokens", "8", *common]
     assert main([*grpo, "--supervision", "process", "--reward-model", str(out / "reward_model.pt"),
@@ -177,13 +177,13 @@ def test_reward_model_command_writes_a_checkpoint_grpo_can_use(tmp_path, capsys)
     assert "is a process reward model" in capsys.readouterr().err
     assert main([*grpo[:-6], "--init", str(out / "reward_model.pt"), "--data", str(tmp_path), "--device", "cpu",
                  "--out", str(tmp_path / "r3")]) == 2
-    assert "holds a RewardModel, not a GPT" in capsys.readouterr().err
+    assert "holds a ValueModel, not a GPT" in capsys.readouterr().err
     assert main([*grpo, "--reward-model", str(tmp_path / "init.pt"), "--out", str(tmp_path / "r4")]) == 2
-    assert "holds a GPT, not a RewardModel" in capsys.readouterr().err
+    assert "holds a GPT, not a ValueModel" in capsys.readouterr().err
 
 
 def test_a_reward_model_checkpoint_keeps_its_kind(tmp_path, tiny_model):
     from minigrpo.checkpoint import load_checkpoint
-    save_checkpoint(RewardModel.from_policy(tiny_model), tmp_path / "rm.pt", meta={"kind": "outcome"})
-    model, meta = load_checkpoint(tmp_path / "rm.pt", build=RewardModel)
-    assert meta["kind"] == "outcome" and isinstance(model, RewardModel)
+    save_checkpoint(ValueModel.from_policy(tiny_model), tmp_path / "rm.pt", meta={"kind": "outcome"})
+    model, meta = load_checkpoint(tmp_path / "rm.pt", build=ValueModel)
+    assert meta["kind"] == "outcome" and isinstance(model, ValueModel)

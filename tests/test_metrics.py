@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from minigrpo.grpo import clipped_surrogate
-from minigrpo.grpo.variants import clip_higher_surrogate, sequence_ratio
+from minigrpo.lab.variants.variants import clip_higher_surrogate, sequence_ratio
 from minigrpo.metrics import clip_fraction, step_metrics
 
 EPS = 0.2

@@ -81,3 +81,12 @@ def test_the_value_clip_is_anchored_at_the_sampling_time_values(tiny_model, monk
         assert torch.equal(old_values, torch.zeros_like(old_values))
     values, old_values, mask = calls[-1]
     assert (values - old_values)[mask].abs().max() > cfg.value_clip_eps  # the critic moved past the clip
+
+
+def test_the_labs_ppo_reuses_the_textbooks_steps_instead_of_copying_them():
+    """The lab's loop (lab/loop.py) trains PPO with the same functions as ppo/trainer.py, not copies of them."""
+    import minigrpo.lab.loop as lab_loop
+
+    for step in ("kl_penalized_rewards", "gae", "whiten", "clipped_value_loss", "critic_metrics", "completion_values",
+                 "ValueModel", "clipped_surrogate", "probability_ratio", "kl_k3", "clip_fraction", "step_metrics"):
+        assert getattr(lab_loop, step) is getattr(ppo_trainer, step), step

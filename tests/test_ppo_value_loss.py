@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from minigrpo.grpo import sample_group
-from minigrpo.ppo import Critic, clipped_value_loss, completion_values, explained_variance, kl_penalized_rewards
+from minigrpo.ppo import ValueModel, clipped_value_loss, completion_values, explained_variance, kl_penalized_rewards
 from minigrpo.task import parse_problem
 
 
@@ -52,8 +52,8 @@ def test_explained_variance_by_hand():
 
 
 def test_critic_values_are_read_at_the_policys_states(tiny_model):
-    critic = Critic.from_policy(tiny_model).double()
-    torch.nn.init.normal_(critic.value_head.weight)
+    critic = ValueModel.from_policy(tiny_model).double()
+    torch.nn.init.normal_(critic.head.weight)
     group = sample_group(tiny_model, [parse_problem("1+2-3"), parse_problem("45-6+78")], 2, 6,
                          generator=torch.Generator().manual_seed(0))
     values = completion_values(critic, group)
@@ -66,7 +66,7 @@ def test_critic_values_are_read_at_the_policys_states(tiny_model):
 
 def test_a_critic_trained_on_a_fixed_batch_reduces_value_error(tiny_model):
     torch.manual_seed(0)
-    critic = Critic.from_policy(tiny_model.float())
+    critic = ValueModel.from_policy(tiny_model.float())
     group = sample_group(tiny_model, [parse_problem("1+2-3"), parse_problem("45-6+78")], 4, 8,
                          generator=torch.Generator().manual_seed(0))
     returns = torch.where(group.mask, torch.rand(group.mask.shape), 0.0)

@@ -101,11 +101,11 @@ def test_step_boundaries_are_the_states_after_each_step():
 
 
 def test_step_values_on_real_completions_end_with_the_reward(tiny_model):
-    from minigrpo.ppo import Critic
-    from minigrpo.viz.step_values import step_values
+    from minigrpo.lab.viz.step_values import step_values
+    from minigrpo.ppo import ValueModel
 
-    critic = Critic.from_policy(tiny_model)
-    torch.nn.init.normal_(critic.value_head.weight, std=0.1)
+    critic = ValueModel.from_policy(tiny_model)
+    torch.nn.init.normal_(critic.head.weight, std=0.1)
     rows = step_values(tiny_model, [parse_problem("1+2-3"), parse_problem("4+5")], 3, K=4, critic=critic,
                        max_new_tokens=12, generator=torch.Generator().manual_seed(0))
     assert len(rows) == 6
@@ -116,7 +116,7 @@ def test_step_values_on_real_completions_end_with_the_reward(tiny_model):
 
 
 def test_changes_at_step_compare_first_slips_and_right_steps_at_the_same_index():
-    from minigrpo.viz.step_values import StepValues, changes_at_step
+    from minigrpo.lab.viz.step_values import StepValues, changes_at_step
 
     def row(values, right):
         return StepValues(PROBLEM, "", 0.0, list(range(len(values))), values, [0.0] * len(values), [], right)

@@ -3,7 +3,7 @@ minigrpo/experiments/readme.py generates from the code, the checkpoints and data
 
 import pytest
 
-from minigrpo.experiments import readme
+from minigrpo.lab.experiments import readme
 
 BLOCKS = readme.blocks()
 README = (readme.ROOT / "README.md").read_text()

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from minigrpo.experiments import readme, results
-from minigrpo.experiments.reproduce import SWEEPS, Reproduction
-from minigrpo.experiments.sweep import PLANS
+from minigrpo.lab.experiments import readme, results
+from minigrpo.lab.experiments.plans import PLANS, SEEDS
+from minigrpo.lab.experiments.reproduce import Reproduction
 
 ROOT = readme.ROOT
 
@@ -36,7 +36,7 @@ def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
     log = json.loads((out / "reproduce.json").read_text())
     assert set(log["seconds"]) == {*Reproduction.STAGES, "total"}
     records = results.load(out / "results.json")
-    every_run = {("warm_start", "warmup")} | {(plan, method) for plan, _ in SWEEPS for method in PLANS[plan]}
+    every_run = {("warm_start", "warmup")} | {(plan, method) for plan in SEEDS for method in PLANS[plan]}
     assert sorted((r["plan"], r["method"]) for r in records) == sorted(every_run)  # each once: seed 0 only
     assert all(r["seed"] == 0 and r["final_eval"]["n"] == 40 and r["cpu"] for r in records)
     trained = [r for r in records if r["plan"] != "warm_start"]
@@ -68,7 +68,7 @@ def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
     policies = {p: p.stat().st_mtime_ns for p in (out / "sweeps").glob("*/*/seed0/policy.pt")}
     assert len(policies) == len(every_run) - 1
     again = reproduce_quick(out)
-    assert all(f"sweep {plan}: 0 of" in again for plan, _ in SWEEPS)
+    assert all(f"sweep {plan}: 0 of" in again for plan in SEEDS)
     # the warm start is not made again, so the comparison made with it stands (not the new file against itself)
     assert "warm start: made by an earlier sitting" in again
     assert json.loads((out / "reproduce.json").read_text())["warm_start"] == log["warm_start"]

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from minigrpo.experiments import results
+from minigrpo.lab.experiments import results
 
 
 def record(plan, method, seed, finals=(0.4, 0.6), **extra):

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-import minigrpo.grpo.trainer as grpo_trainer
-from minigrpo.config import GRPOConfig
-from minigrpo.grpo import sample_group
+import minigrpo.lab.loop as lab_loop
+from minigrpo.grpo import sample_group, step1_sampling
 from minigrpo.grpo.step2_reward import score_steps
-from minigrpo.grpo.step2_reward_model import model_outcome_scores, model_step_scores
-from minigrpo.grpo.trainer import train_grpo
-from minigrpo.reward_model import RewardModel, reward_model_loss, score_logits
+from minigrpo.lab.config import LabGRPOConfig
+from minigrpo.lab.reward_models.model import reward_model_loss, score_logits
+from minigrpo.lab.reward_models.scores import model_outcome_scores, model_step_scores
+from minigrpo.ppo.critic import ValueModel
 from minigrpo.rewards import outcome_reward, step_rewards
 from minigrpo.task import Problem
 from minigrpo.tokenizer import BOS_ID, PAD_ID, encode
@@ -58,8 +58,8 @@ def test_loss_refuses_bad_labels(bad):
 @pytest.fixture
 def scored_group(tiny_model):
     """A reward model with a random head on a tiny GPT, and a sampled group of it (float64)."""
-    model = RewardModel.from_policy(tiny_model).double().eval()
-    torch.nn.init.normal_(model.score_head.weight, std=0.5, generator=torch.Generator().manual_seed(1))
+    model = ValueModel.from_policy(tiny_model).double().eval()
+    torch.nn.init.normal_(model.head.weight, std=0.5, generator=torch.Generator().manual_seed(1))
     problems = [Problem((3, 4, 2), ("+", "-")), Problem((12, 7), ("-",))]
     group = sample_group(tiny_model, problems, 3, 12, 1.0, torch.Generator().manual_seed(0))
     return model, group
@@ -74,7 +74,7 @@ def by_hand_logit(model, problem, completion_ids, position):
 
 def test_a_fresh_reward_model_scores_every_text_one_half(tiny_model, scored_group):
     _, group = scored_group
-    assert torch.equal(model_outcome_scores(RewardModel.from_policy(tiny_model).double(), group),
+    assert torch.equal(model_outcome_scores(ValueModel.from_policy(tiny_model).double(), group),
                        torch.full(group.mask.shape[:2], 0.5))
 
 
@@ -118,36 +118,38 @@ def test_score_logits_refuses_positions_outside_the_completion(scored_group):
         score_logits(model, *flat, torch.zeros(flat[0].shape[0], 1))
 
 
-# --- through the trainer: GRPO maximizes the model's scores, and logs the verifier's next to them ---
+# --- through the lab's loop: GRPO maximizes the model's scores, and logs the verifier's next to them ---
 
 SMALL = {"steps": 1, "prompts_per_step": 3, "group_size": 4, "max_new_tokens": 9, "eval_every": 1000}
 
 
 def random_reward_model(policy):
-    model = RewardModel.from_policy(policy).eval().requires_grad_(False)
-    torch.nn.init.normal_(model.score_head.weight, std=1.0, generator=torch.Generator().manual_seed(3))
+    model = ValueModel.from_policy(policy).eval().requires_grad_(False)
+    torch.nn.init.normal_(model.head.weight, std=1.0, generator=torch.Generator().manual_seed(3))
     return model
 
 
-def spy_on(monkeypatch, name):
+def spy_on(monkeypatch, module, name):
+    """[(args, result)] of every call of ``module.name``, in order."""
     calls = []
-    original = getattr(grpo_trainer, name)
+    original = getattr(module, name)
 
     def spy(*args, **kwargs):
         calls.append((args, original(*args, **kwargs)))
         return calls[-1][1]
-    monkeypatch.setattr(grpo_trainer, name, spy)
+    monkeypatch.setattr(module, name, spy)
     return calls
 
 
 def test_outcome_grpo_normalizes_the_reward_models_scores_not_the_verifiers(monkeypatch, easy_warm_start):
     policy, problems = easy_warm_start
     reward_model = random_reward_model(policy)
-    groups, advantages = spy_on(monkeypatch, "sample_group"), spy_on(monkeypatch, "group_advantages")
+    groups = spy_on(monkeypatch, step1_sampling, "sample_group")
+    advantages = spy_on(monkeypatch, lab_loop, "group_advantages")
     records = []
-    cfg = GRPOConfig(**SMALL, adv_eps=0.01, reward_model="a.pt")
-    train_grpo(copy.deepcopy(policy), cfg, problems, problems[:2], log=records.append, progress=False,
-               reward_model=reward_model)
+    cfg = LabGRPOConfig(**SMALL, adv_eps=0.01, reward_model="a.pt")
+    lab_loop.train(copy.deepcopy(policy), cfg, problems, problems[:2], log=records.append, progress=False,
+                   reward_model=reward_model)
     group = groups[0][1]
     scores = np.zeros(group.mask.shape[:2])
     for b in range(scores.shape[0]):
@@ -164,13 +166,15 @@ def test_outcome_grpo_normalizes_the_reward_models_scores_not_the_verifiers(monk
 def test_process_grpo_takes_each_step_reward_from_the_reward_model(monkeypatch, easy_warm_start):
     policy, problems = easy_warm_start
     reward_model = random_reward_model(policy)
-    groups, process = spy_on(monkeypatch, "sample_group"), spy_on(monkeypatch, "process_advantages")
+    groups = spy_on(monkeypatch, step1_sampling, "sample_group")
+    process = spy_on(monkeypatch, lab_loop, "process_advantages")
     records = []
-    cfg = GRPOConfig(**SMALL, supervision="process", reward_model="a.pt")
-    train_grpo(copy.deepcopy(policy), cfg, problems, problems[:2], log=records.append, progress=False,
-               reward_model=reward_model)
+    cfg = LabGRPOConfig(**SMALL, supervision="process", adv_eps=0.2, reward_model="a.pt")
+    lab_loop.train(copy.deepcopy(policy), cfg, problems, problems[:2], log=records.append, progress=False,
+                   reward_model=reward_model)
     group = groups[0][1]
-    step_r, step_ends, step_mask = process[0][0][:3]
+    step_r, step_ends, step_mask, _, eps = process[0][0]
+    assert eps == 0.2
     _, verifier_ends, verifier_mask = score_steps(step_rewards, group)
     assert torch.equal(step_ends, verifier_ends) and torch.equal(step_mask, verifier_mask)  # the verifier's split
     for b, g, s in torch.nonzero(step_mask).tolist():
@@ -182,7 +186,9 @@ def test_process_grpo_takes_each_step_reward_from_the_reward_model(monkeypatch, 
 
 def test_a_reward_model_needs_an_outcome_or_process_supervision_without_label_noise():
     with pytest.raises(ValueError, match="reward_model"):
-        GRPOConfig(reward_model="a.pt", supervision="monte_carlo")
+        LabGRPOConfig(reward_model="a.pt", supervision="monte_carlo")
     with pytest.raises(ValueError, match="reward_model"):
-        GRPOConfig(reward_model="a.pt", supervision="process", step_label_noise=0.1)
+        LabGRPOConfig(reward_model="a.pt", supervision="process", step_label_noise=0.1)
+    with pytest.raises(ValueError, match="random_reward"):
+        LabGRPOConfig(reward_model="a.pt", random_reward=0.5)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from minigrpo.viz.seeds import band, plot_seed_bands, series_band
+from minigrpo.lab.viz.seeds import band, plot_seed_bands, series_band
 
 
 def record(accuracies, step_s):

@@ -53,5 +53,5 @@ def test_bad_shapes_are_refused():
         group_advantages(torch.zeros(3, 1))
     with pytest.raises(ValueError, match=r"\[B, G\]"):
         group_advantages(torch.zeros(6))
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(ValueError, match=r"adv \(2, 3\) and mask \(2, 4, 5\) must match"):
         broadcast_to_tokens(torch.zeros(2, 3), torch.ones(2, 4, 5, dtype=torch.bool))

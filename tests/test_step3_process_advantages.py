@@ -93,3 +93,24 @@ def test_a_nan_in_a_padding_step_slot_changes_nothing():
     assert torch.isfinite(clean).all() and torch.equal(dirty, clean)
     with pytest.raises(ValueError, match="NaN or inf on a real"):
         process_advantages(torch.where(mask, torch.nan, rewards), ends, mask, T)
+
+
+def test_a_group_with_fewer_than_two_real_steps_has_no_spread_and_gets_exactly_zero():
+    rewards, ends, mask, T = (torch.tensor(x) if not isinstance(x, int) else x for x in random_steps(1, B=3))
+    mask[1] = False
+    mask[1, 0, 0] = True  # prompt 1: one real step in all (no std), prompt 2: none at all (no mean)
+    mask[2] = False
+    for eps in (0.0, 1e-4):  # with eps = 0 the std of one step would be 0 / 0
+        adv = process_advantages(rewards, ends, mask, T, eps=eps)
+        assert torch.isfinite(adv).all() and (adv[1:] == 0).all()
+        np.testing.assert_allclose(adv[0].numpy(), brute_force(rewards[:1].numpy(), ends[:1].numpy(),
+                                                               mask[:1].numpy(), T, eps)[0], rtol=1e-12)
+
+
+def test_step_ends_are_checked_on_real_steps_only():
+    rewards, ends, mask, T = (torch.tensor(x) if not isinstance(x, int) else x for x in random_steps(2))
+    assert (~mask).any()
+    far = torch.where(mask, ends, T + 100)  # padding step slots may hold any index
+    assert torch.equal(process_advantages(rewards, far, mask, T), process_advantages(rewards, ends, mask, T))
+    with pytest.raises(ValueError, match=r"step_ends must lie in \[0, 20\) on its real \(unmasked\) positions, got 20"):
+        process_advantages(rewards, torch.where(mask, T, ends), mask, T)

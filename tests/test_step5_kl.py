@@ -104,5 +104,5 @@ def test_k1_penalized_rewards_by_hand():
     got = k1_penalized_rewards(rewards, old, ref, mask, 0.1)
     expected = [1.0 - 0.1 * (np.log(2) + 0.0), 0.0 - 0.1 * (np.log(0.5) + 0.0 + 0.0)]
     np.testing.assert_allclose(got[0].numpy(), expected, rtol=1e-6)
-    with pytest.raises(ValueError, match=r"must be \[B, G\]"):
+    with pytest.raises(ValueError, match=r"rewards must have shape \[B, G\]"):
         k1_penalized_rewards(torch.zeros(2), old, ref, mask, 0.1)

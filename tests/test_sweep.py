@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from minigrpo import resume
 from minigrpo.checkpoint import atomic_save
-from minigrpo.experiments import results, sweep
+from minigrpo.lab.cli import main
+from minigrpo.lab.experiments import plans, results, sweep
+from minigrpo.lab.runs import FORMAT
 
 
 def fake_run(folder, steps=25, reward=0.5):
@@ -127,7 +128,7 @@ def test_a_stopped_run_resumes_from_its_checkpoint_and_a_partial_folder_is_never
     runs = tmp_path / "runs"
     fake_run(runs / "grpo_process_noise0.1" / "seed0.partial")  # stopped after its policy.pt, before the move
     # the checkpoint of step 2: the two steps an earlier sitting took, 3 s and 4 s
-    atomic_save({"format": resume.FORMAT, "records": [{"step": 1, "wall_s": 3.0}, {"step": 2, "wall_s": 4.0}]},
+    atomic_save({"format": FORMAT, "records": [{"step": 1, "wall_s": 3.0}, {"step": 2, "wall_s": 4.0}]},
                 runs / "grpo_process_noise0.1" / "seed0.partial" / "checkpoint.pt")
     sweep.run_plan("step_label_noise", [0], runs, tmp_path / "summary.json")
     flags = [argv[argv.index("--seed") + 2:argv.index("--out")] for argv in trained]
@@ -159,3 +160,32 @@ def test_a_summary_names_the_cpu_it_was_trained_on(tmp_path, monkeypatch):
     # a run the sweep noted as trained elsewhere keeps that CPU when summarized again here
     (tmp_path / "run" / "cpu").write_text("Other CPU 1000\n")
     assert sweep.summarize(tmp_path / "run")["cpu"] == "Other CPU 1000"
+
+
+def test_every_plan_has_its_seeds_and_a_reproduction_trains_each_seed_once_seed_0_first():
+    assert set(plans.SEEDS) == set(plans.PLANS) and all(plans.SEEDS.values())
+    schedule = plans.schedule()
+    trained = [(plan, seed) for plan, seeds in schedule for seed in seeds]
+    assert sorted(trained) == sorted((plan, seed) for plan, seeds in plans.SEEDS.items() for seed in seeds)
+    assert [seed for _, seed in trained[:len(plans.PLANS)]] == [0] * len(plans.PLANS)  # every table before seed 1
+    for plan in plans.PLANS:  # each plan's seeds in increasing order
+        assert [seed for p, seed in trained if p == plan] == sorted(plans.SEEDS[plan])
+
+
+def test_the_sweep_command_trains_each_plan_over_its_seeds_in_the_order_named(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(sweep, "run_plan", lambda plan, seeds, runs, out, extra, methods, data: calls.append(
+        (plan, seeds, runs, methods)))
+    assert main(["sweep", "controls", "step_label_noise", "--runs", str(tmp_path)]) == 0
+    assert calls == [("controls", plans.SEEDS["controls"], tmp_path / "controls", None),
+                     ("step_label_noise", plans.SEEDS["step_label_noise"], tmp_path / "step_label_noise", None)]
+    assert main(["sweep", "variants", "--seeds", "7", "--methods", "dapo", "--runs", str(tmp_path)]) == 0
+    assert calls[-1] == ("variants", [7], tmp_path / "variants", ["dapo"])
+
+
+def test_the_sweep_command_refuses_methods_of_several_plans_before_training(monkeypatch, capsys):
+    monkeypatch.setattr(sweep, "run_plan", lambda *args: pytest.fail("trained"))
+    assert main(["sweep", "credit", "controls", "--methods", "ppo"]) == 2
+    assert "--methods names methods of one plan" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["sweep", "nope"])

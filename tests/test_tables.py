@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from minigrpo.experiments import readme, results, tables
+from minigrpo.lab.experiments import readme, results, tables
 
 
 def run(plan, method, seed, accuracies, wall_s=120.0, **extra):
@@ -97,14 +97,12 @@ def test_compute_block_reports_the_last_reproduction_when_it_has_one(results_fil
 
 
 def test_reproduce_estimate_counts_every_run_and_the_recorded_speeds(results_file):
-    from minigrpo.experiments.reproduce import SWEEPS
-    from minigrpo.experiments.sweep import PLANS
+    from minigrpo.lab.experiments.plans import PLANS, SEEDS
 
-    runs = sum(len(seeds) * len(PLANS[plan]) for plan, seeds in SWEEPS)
-    credit_seeds = sum(len(seeds) for plan, seeds in SWEEPS if plan == "credit")
-    orm_seeds = sum(len(seeds) for plan, seeds in SWEEPS if plan == "reward_models")
-    hours = (2 * credit_seeds + orm_seeds) * 100 * 0.5 / 3600  # 100 steps at 0.5 s for grpo_outcome, ppo, grpo_orm
-    missing = sum(len(PLANS[plan]) for plan in dict.fromkeys(p for p, _ in SWEEPS)) - 3
+    runs = sum(len(seeds) * len(PLANS[plan]) for plan, seeds in SEEDS.items())
+    # 100 steps at 0.5 s for grpo_outcome and ppo (credit) and grpo_orm (reward_models); no other method has a record
+    hours = (2 * len(SEEDS["credit"]) + len(SEEDS["reward_models"])) * 100 * 0.5 / 3600
+    missing = sum(len(PLANS[plan]) for plan in SEEDS) - 3
     assert tables.reproduce_estimate(results_file) == (
         f"A full `python -m minigrpo reproduce` trains {runs} runs: about {hours:.1f} hours of training steps at the "
         f"speeds recorded here; {missing} methods have no record yet, so their runs are not in that sum.")

@@ -67,7 +67,7 @@ def test_splits_are_disjoint_deterministic_and_round_trip(tmp_path):
 
 
 def test_shipped_splits_match_the_regeneration_command(tmp_path):
-    from minigrpo.__main__ import main
+    from minigrpo.lab.cli import main
     from minigrpo.task import DATA_DIR
 
     assert main(["data", "--out", str(tmp_path)]) == 0
@@ -96,3 +96,29 @@ def test_numbers_are_at_most_max_digits_ascii_digits():
     assert parse_final_answer("#٦٤") is None and parse_final_answer("#６４") is None
     with pytest.raises(ValueError, match="not a problem"):
         parse_problem("٣+٤")
+
+
+@pytest.mark.parametrize("call, error, fragment", [
+    (lambda: parse_problem(None), TypeError, "text must be a str, got None"),
+    (lambda: parse_problem(37), TypeError, "text must be a str, got 37"),
+    (lambda: Problem((1, 2), ("/",)), ValueError, r"n - 1 operators \(\+, - or \*\), got \(1, 2\) and \('/',\)"),
+    (lambda: Problem((1,), ()), ValueError, "n >= 2 operands"),
+    (lambda: Problem((1, 2, 3), ("+",)), ValueError, "n - 1 operators"),
+    (lambda: Problem((-1, 2), ("+",)), ValueError, "integers >= 0"),
+    (lambda: Problem((1.5, 2), ("+",)), ValueError, "integers >= 0"),
+    (lambda: Problem([1, 2], ["+"]), TypeError, r"operands and operators must be tuples, got \[1, 2\]"),
+])
+def test_a_bad_problem_is_refused_where_it_is_made_naming_what_is_wrong(call, error, fragment):
+    with pytest.raises(error, match=fragment):
+        call()
+
+
+def test_a_split_file_error_quotes_only_an_excerpt_of_the_line(tmp_path):
+    path = tmp_path / "long.jsonl"
+    path.write_text('{"problem": "1+2", "answer": "' + "9" * 100_000 + '"}\n')
+    with pytest.raises(ValueError, match="long.jsonl:1: stored answer '9999") as caught:
+        read_jsonl(path)
+    assert len(str(caught.value)) < len(str(path)) + 150
+    with pytest.raises(ValueError, match="not a problem: '1\\+1\\+1") as caught:
+        parse_problem("1+" * 100_000)
+    assert len(str(caught.value)) < 200

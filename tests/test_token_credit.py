@@ -6,18 +6,18 @@ import pytest
 import torch
 from matplotlib.patches import Rectangle
 
-from minigrpo.ppo import Critic
+from minigrpo.lab.viz import plots
+from minigrpo.lab.viz.plots import plot_token_credit
+from minigrpo.lab.viz.token_credit import TokenCredit, first_slips, token_credit
+from minigrpo.ppo import ValueModel
 from minigrpo.task import parse_problem
-from minigrpo.viz import plots
-from minigrpo.viz.plots import plot_token_credit
-from minigrpo.viz.token_credit import TokenCredit, first_slips, token_credit
 
 PROBLEMS = [parse_problem("1+2-3"), parse_problem("4+5+6")]
 
 
 def test_four_signals_aligned_on_the_same_tokens(tiny_model, tmp_path):
-    critic = Critic.from_policy(tiny_model)
-    torch.nn.init.normal_(critic.value_head.weight, std=0.1)
+    critic = ValueModel.from_policy(tiny_model)
+    torch.nn.init.normal_(critic.head.weight, std=0.1)
     credit = token_credit(tiny_model, critic, PROBLEMS, 4, max_new_tokens=12,
                           generator=torch.Generator().manual_seed(0))
     N, T = credit.mask.shape

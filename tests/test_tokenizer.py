@@ -1,6 +1,7 @@
 """The project's own tiktoken encoding: one token per character, specials, clear errors."""
 
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -57,3 +58,29 @@ def test_prompts_are_left_padded_after_bos():
         [BOS_ID, 1, 2, 10, 3, 4, 16],
     ]
     assert valid.tolist() == [[False, False] + [True] * 5, [True] * 7]
+
+
+@pytest.mark.parametrize("call, error, fragment", [
+    (lambda: encode(None), TypeError, "text must be a str, got None"),
+    (lambda: encode(b"12"), TypeError, "text must be a str, got b'12'"),
+    (lambda: decode(None), TypeError, "ids must be a list of token ids"),
+    (lambda: decode(torch.tensor([1, 2])), TypeError, r"ids must be a list of token ids \(a tensor's .tolist\(\)\)"),
+    (lambda: decode([1, "2"]), ValueError, r"ids\[1\] = '2' is not a token id"),
+    (lambda: decode([1, -1]), ValueError, r"ids\[1\] = -1 is not a token id: outside the vocabulary \[0, 20\)"),
+    (lambda: encode_prompts([]), ValueError, "prompts is empty"),
+    (lambda: encode_prompts("1+2:"), TypeError, "prompts must be a list of str, got '1\\+2:'"),
+    (lambda: encode_prompts(["1+2:", None]), TypeError, "prompts must be a list of str"),
+])
+def test_bad_arguments_get_one_line_that_names_them(call, error, fragment):
+    with pytest.raises(error, match=fragment) as caught:
+        call()
+    assert "\n" not in str(caught.value)
+
+
+def test_a_bad_character_far_into_a_long_text_is_quoted_with_its_neighbourhood_only():
+    text = "1" * 1_000_000 + "x"
+    with pytest.raises(ValueError) as caught:
+        encode(text)
+    message = str(caught.value)
+    assert len(message) < 200
+    assert "character 'x' at position 1000000" in message and "11x'" in message and "(1000001 characters)" in message

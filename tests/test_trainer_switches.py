@@ -1,9 +1,10 @@
-"""Every config value that reaches an equation gets there: one-step runs through train_grpo and train_ppo
-with the step functions spied on, at defaults and at other values.
+"""Every config value that reaches an equation gets there: one-step runs with the step functions spied on, at
+defaults and at other values. The paper's numbers through both loops (``train_grpo``/``train_ppo`` and the lab's
+``train``), the lab's switches through the lab's loop.
 
-A run with the same seed samples the same completions whatever the switch, so what the trainer hands
-to a step can be compared with the default run's. The equations themselves are tested in the step
-files' tests and in test_variants.py.
+A run with the same seed samples the same completions whatever the switch, so what a loop hands to a step can be
+compared with the default run's. The equations themselves are tested in the step files' tests and in
+test_variants.py; that the lab's loop at its defaults is the paper's, bit for bit, in test_lab_loop.py.
 """
 
 import copy
@@ -12,10 +13,15 @@ import pytest
 import torch
 
 import minigrpo.grpo.trainer as grpo_trainer
+import minigrpo.lab.loop as lab_loop
 import minigrpo.ppo.trainer as ppo_trainer
 from minigrpo.config import GRPOConfig, PPOConfig
-from minigrpo.grpo import credit, score_outcomes, variants
+from minigrpo.grpo import kl_k3, score_outcomes, step1_sampling
 from minigrpo.grpo.trainer import train_grpo
+from minigrpo.lab.config import LabGRPOConfig, LabPPOConfig
+from minigrpo.lab.loop import recipe
+from minigrpo.lab.scale import World, fast
+from minigrpo.lab.variants import credit, variants
 from minigrpo.ppo.trainer import train_ppo
 from minigrpo.rewards import outcome_reward
 
@@ -24,40 +30,59 @@ SMALL = {"steps": 1, "prompts_per_step": 6, "group_size": G, "max_new_tokens": 1
 
 
 class Spy:
-    """Records the arguments and results of the functions it wraps, in call order."""
+    """Records the arguments and results of the functions it wraps, in call order; ``on`` adds a module's."""
 
-    def __init__(self, monkeypatch, module, names):
-        self.calls: dict[str, list] = {name: [] for name in names}
+    def __init__(self, monkeypatch):
+        self.monkeypatch = monkeypatch
+        self.calls: dict[str, list] = {}
+
+    def on(self, module, names, prefix: str = "") -> "Spy":
+        """Spy on ``module.name`` for each name (an earlier spy there is replaced, not wrapped: it stops recording)."""
         for name in names:
-            monkeypatch.setattr(module, name, self.wrap(name, getattr(module, name)))
+            self.calls[prefix + name] = []
+            fn = getattr(module, name)
+            self.monkeypatch.setattr(module, name, self.wrap(prefix + name, getattr(fn, "spied", fn)))
+        return self
 
-    def wrap(self, name, fn):
+    def wrap(self, key, fn):
         def spy(*args, **kwargs):
             result = fn(*args, **kwargs)
-            self.calls[name].append((args, kwargs, result))
+            self.calls[key].append((args, kwargs, result))
             return result
+        spy.spied = fn
         return spy
 
     def args(self, name, i=0):
         return self.calls[name][i][0]
 
+    def kwargs(self, name, i=0):
+        return self.calls[name][i][1]
+
     def result(self, name, i=0):
         return self.calls[name][i][2]
 
 
-GRPO_STEPS = ["sample_group", "group_logprobs", "group_advantages", "process_advantages", "clipped_surrogate",
-              "grpo_objective", "clip_grad_norm_"]
+# The paper's loop calls its steps by the names it imported; the lab's loop reads sampling and log-probs from the
+# step module (or the fast path's) when it starts, and calls the rest by its own imported names or as variants.X.
+PAPER_STEPS = ["sample_group", "group_logprobs", "group_advantages", "process_advantages", "clipped_surrogate",
+               "grpo_objective", "clip_grad_norm_"]
+LAB_STEPS = ["group_advantages", "process_advantages", "clipped_surrogate", "grpo_objective", "clip_grad_norm_"]
+VARIANTS = ["advantages", "rescaled_advantages", "gdpo_advantages", "sequence_ratio", "clip_higher_surrogate",
+            "objective", "aggregate", "kl_in_loss", "random_rewards"]
+CREDIT = ["monte_carlo_values", "monte_carlo_step_advantages", "flip_step_labels", "mean_over_steps"]
 
 
-def run_grpo(monkeypatch, easy_warm_start, **switches) -> Spy:
+def run_grpo(monkeypatch, easy_warm_start, loop="lab", **settings) -> Spy:
+    """One small run on a copy of the warm start: the paper's loop (GRPOConfig) or the lab's (LabGRPOConfig)."""
     model, train = easy_warm_start
-    spy = Spy(monkeypatch, grpo_trainer, GRPO_STEPS)
-    variant_spy = Spy(monkeypatch, variants, ["advantages", "sequence_ratio", "clip_higher_surrogate",
-                                               "aggregated_objective", "kl_in_loss", "random_rewards"])
-    credit_spy = Spy(monkeypatch, credit, ["monte_carlo_values", "monte_carlo_step_advantages", "flip_step_labels",
-                                           "mean_over_steps"])
-    spy.calls.update(variant_spy.calls | credit_spy.calls)
-    train_grpo(copy.deepcopy(model), GRPOConfig(**{**SMALL, **switches}), train, train[:2], progress=False)
+    spy = Spy(monkeypatch)
+    if loop == "paper":
+        spy.on(grpo_trainer, PAPER_STEPS)
+        train_grpo(copy.deepcopy(model), GRPOConfig(**{**SMALL, **settings}), train, train[:2], progress=False)
+        return spy
+    spy.on(step1_sampling, ["sample_group", "group_logprobs"]).on(fast, ["sample_group", "group_logprobs"], "fast.")
+    spy.on(lab_loop, LAB_STEPS).on(variants, VARIANTS).on(credit, CREDIT)
+    lab_loop.train(copy.deepcopy(model), LabGRPOConfig(**{**SMALL, **settings}), train, train[:2], progress=False)
     return spy
 
 
@@ -68,42 +93,56 @@ def completion_adv(spy) -> torch.Tensor:
 
 @pytest.fixture
 def default(monkeypatch, easy_warm_start):
+    """The lab's loop at its defaults (the paper's loop, bit for bit: test_lab_loop.py)."""
     spy = run_grpo(monkeypatch, easy_warm_start)
     assert (completion_adv(spy) != 0).any()  # the seed gives groups with signal, so comparisons mean something
     return spy
 
 
-def test_defaults_call_the_paper_steps_and_no_variant(default):
-    assert default.args("group_advantages")[1] == 1e-4
-    assert default.args("clipped_surrogate")[2] == 0.2
-    assert default.args("grpo_objective")[3] == 0.04
-    assert default.args("clip_grad_norm_")[1] == 1.0
-    assert [len(default.calls[n]) for n in ("advantages", "sequence_ratio", "clip_higher_surrogate",
-                                            "aggregated_objective", "process_advantages")] == [0] * 5
+# --- the paper's numbers, through both loops ---
 
 
+@pytest.mark.parametrize("loop", ["paper", "lab"])
+def test_defaults_call_the_paper_steps(monkeypatch, easy_warm_start, loop):
+    spy = run_grpo(monkeypatch, easy_warm_start, loop)
+    assert spy.args("group_advantages")[1] == 1e-4
+    assert spy.args("clipped_surrogate")[2] == 0.2
+    assert spy.args("grpo_objective")[3] == 0.04
+    assert spy.args("clip_grad_norm_")[1] == 1.0
+    assert len(spy.calls["process_advantages"]) == 0
+
+
+def test_at_its_defaults_the_lab_calls_no_variant_and_no_fast_path(default):
+    assert all(len(default.calls[name]) == 0 for name in VARIANTS + CREDIT + ["fast.sample_group",
+                                                                             "fast.group_logprobs"])
+
+
+@pytest.mark.parametrize("loop", ["paper", "lab"])
 @pytest.mark.parametrize("field, value, step, position", [
     ("adv_eps", 0.5, "group_advantages", 1),
     ("clip_eps", 0.1, "clipped_surrogate", 2),
     ("kl_coef", 0.3, "grpo_objective", 3),
     ("grad_clip", 0.25, "clip_grad_norm_", 1),
 ])
-def test_each_number_reaches_its_equation(monkeypatch, easy_warm_start, default, field, value, step, position):
-    spy = run_grpo(monkeypatch, easy_warm_start, **{field: value})
+def test_each_number_reaches_its_equation(monkeypatch, easy_warm_start, default, loop, field, value, step, position):
+    spy = run_grpo(monkeypatch, easy_warm_start, loop, **{field: value})
     assert spy.args(step)[position] == value
     assert torch.equal(completion_adv(spy) != 0, completion_adv(default) != 0)  # same completions, same groups
 
 
-def test_adv_eps_changes_the_advantages_as_the_formula_says(monkeypatch, easy_warm_start, default):
-    spy = run_grpo(monkeypatch, easy_warm_start, adv_eps=0.5)
+@pytest.mark.parametrize("loop", ["paper", "lab"])
+def test_adv_eps_changes_the_advantages_as_the_formula_says(monkeypatch, easy_warm_start, loop):
+    spy = run_grpo(monkeypatch, easy_warm_start, loop, adv_eps=0.5)
     rewards = spy.args("group_advantages")[0]
+    torch.testing.assert_close(rewards, score_outcomes(outcome_reward, spy.result("sample_group")))
     std = rewards.std(dim=1, keepdim=True)
     expected = torch.where(std > 0, (rewards - rewards.mean(1, keepdim=True)) / (std + 0.5), 0.0)
     torch.testing.assert_close(completion_adv(spy), expected)
 
 
-def test_temperature_shapes_sampling_and_every_logprob_of_the_update(monkeypatch, easy_warm_start):
-    spy = run_grpo(monkeypatch, easy_warm_start, temperature=0.7, num_inner_steps=2)
+@pytest.mark.parametrize("loop", ["paper", "lab"])
+def test_temperature_shapes_sampling_and_every_logprob_of_the_update(monkeypatch, easy_warm_start, loop):
+    spy = run_grpo(monkeypatch, easy_warm_start, loop, temperature=0.7, num_inner_steps=2)
     assert spy.args("sample_group")[4] == 0.7
     assert [args[2] for args, _, _ in spy.calls["group_logprobs"]] == [0.7, 0.7, 0.7]  # pi_ref, then mu = 2 of pi_theta
     # at the first inner step pi_theta = pi_old: the ratio is 1 (to rounding) at any temperature
@@ -111,36 +150,156 @@ def test_temperature_shapes_sampling_and_every_logprob_of_the_update(monkeypatch
     torch.testing.assert_close(ratio, torch.ones_like(ratio), rtol=0, atol=1e-5)
 
 
-def test_fast_reaches_sampling_and_every_logprob_of_the_update(monkeypatch, easy_warm_start, default):
-    """--fast (minigrpo/fast.py): the same completions from the same seed, by the fast functions."""
-    spy = run_grpo(monkeypatch, easy_warm_start, fast=True, num_inner_steps=2)
-    assert spy.args("sample_group")[7] is True and default.args("sample_group")[7] is False
-    assert [args[3] for args, _, _ in spy.calls["group_logprobs"]] == [True, True, True]  # pi_ref, mu = 2 of pi_theta
-    assert torch.equal(spy.result("sample_group").completions, default.result("sample_group").completions)
-
-
-def test_num_inner_steps_is_the_number_of_gradient_steps_per_batch(monkeypatch, easy_warm_start):
-    spy = run_grpo(monkeypatch, easy_warm_start, num_inner_steps=3)
+@pytest.mark.parametrize("loop", ["paper", "lab"])
+def test_num_inner_steps_is_the_number_of_gradient_steps_per_batch(monkeypatch, easy_warm_start, loop):
+    spy = run_grpo(monkeypatch, easy_warm_start, loop, num_inner_steps=3)
     assert len(spy.calls["grpo_objective"]) == len(spy.calls["clip_grad_norm_"]) == 3
     assert len(spy.calls["sample_group"]) == 1
 
 
-def test_batch_shape_is_prompts_per_step_by_group_size(monkeypatch, easy_warm_start):
-    spy = run_grpo(monkeypatch, easy_warm_start, prompts_per_step=3, group_size=5)
+@pytest.mark.parametrize("loop", ["paper", "lab"])
+def test_batch_shape_is_prompts_per_step_by_group_size(monkeypatch, easy_warm_start, loop):
+    spy = run_grpo(monkeypatch, easy_warm_start, loop, prompts_per_step=3, group_size=5)
     assert spy.result("sample_group").completions.shape[:2] == (3, 5)
+    assert spy.args("sample_group")[2:4] == (5, SMALL["max_new_tokens"])
 
 
-def test_process_supervision_replaces_group_normalization(monkeypatch, easy_warm_start):
-    spy = run_grpo(monkeypatch, easy_warm_start, supervision="process", adv_eps=0.5)
+@pytest.mark.parametrize("loop", ["paper", "lab"])
+def test_process_supervision_replaces_group_normalization(monkeypatch, easy_warm_start, loop):
+    spy = run_grpo(monkeypatch, easy_warm_start, loop, supervision="process", adv_eps=0.5)
     assert len(spy.calls["group_advantages"]) == 0 and spy.args("process_advantages")[4] == 0.5
     assert torch.equal(spy.args("clipped_surrogate")[1], spy.result("process_advantages"))
 
 
+def test_the_paper_config_refuses_the_labs_supervision():
+    with pytest.raises(ValueError, match="supervision must be one of"):
+        GRPOConfig(supervision="monte_carlo")
+
+
+@pytest.mark.parametrize("loop", ["paper", "lab"])
+def test_reference_is_reset_to_the_policy_every_k_steps(monkeypatch, easy_warm_start, loop):
+    """Algorithm 1's outer loop: pi_ref <- pi_theta before steps 1, K+1, 2K+1, ...; the KL there is exactly 0."""
+    model, train = easy_warm_start
+    policy = copy.deepcopy(model)
+    module = grpo_trainer if loop == "paper" else step1_sampling
+    reference_equals_policy, original = [], module.group_logprobs
+
+    def spy(model, group, temperature=1.0):
+        if model is not policy:  # the reference's forward pass, before this step's update
+            pairs = zip(model.state_dict().values(), policy.state_dict().values())
+            reference_equals_policy.append(all(torch.equal(a, b) for a, b in pairs))
+        return original(model, group, temperature)
+
+    monkeypatch.setattr(module, "group_logprobs", spy)
+    records, settings = [], {**SMALL, "steps": 5, "ref_reset_every": 2, "lr": 1e-2}
+    if loop == "paper":
+        train_grpo(policy, GRPOConfig(**settings), train, train[:2], log=records.append, progress=False)
+    else:  # with a variant's objective, so the lab's reset is not only reached on the paper's path
+        lab_loop.train(policy, LabGRPOConfig(**settings, aggregation="dapo"), train, train[:2], log=records.append,
+                       progress=False)
+    assert reference_equals_policy == [True, False, True, False, True]
+    kl = [r["kl"] for r in records[1:]]
+    assert kl[0] == kl[2] == kl[4] == 0.0 and kl[1] > 0 and kl[3] > 0
+
+
+def test_the_recipe_resets_the_reference_at_the_start_of_each_iteration():
+    resets = recipe(LabGRPOConfig(ref_reset_every=4), World()).resets_reference
+    assert [s for s in range(1, 12) if resets(s)] == [1, 5, 9]  # step 1: pi_ref is already pi_theta, a no-op
+    assert not any(recipe(LabGRPOConfig(), World()).resets_reference(s) for s in range(1, 12))
+
+
+@pytest.mark.parametrize("loop", ["paper", "lab"])
+def test_without_resets_the_reference_stays_the_warm_start(easy_warm_start, loop):
+    model, train = easy_warm_start
+    records, settings = [], {**SMALL, "steps": 3, "lr": 1e-2}
+    if loop == "paper":
+        train_grpo(copy.deepcopy(model), GRPOConfig(**settings), train, train[:2], log=records.append, progress=False)
+    else:
+        lab_loop.train(copy.deepcopy(model), LabGRPOConfig(**settings), train, train[:2], log=records.append,
+                       progress=False)
+    assert [r["kl"] > 0 for r in records[1:]] == [False, True, True]
+
+
+def test_learning_rates_reach_their_optimizers(monkeypatch, easy_warm_start):
+    model, train = easy_warm_start
+    made, adamw = {}, torch.optim.AdamW
+
+    def learning_rates(trainer, cfg):
+        """{whose parameters: the learning rate of their optimizer} of one run."""
+        policy = copy.deepcopy(model)
+
+        def recording_adamw(params, **kwargs):
+            params = list(params)
+            made["policy" if params[0] is next(policy.parameters()) else "critic"] = kwargs["lr"]
+            return adamw(params, **kwargs)
+
+        made.clear()
+        monkeypatch.setattr(torch.optim, "AdamW", recording_adamw)
+        trainer(policy, cfg, train, train[:2], progress=False)
+        return dict(made)
+
+    assert learning_rates(train_grpo, GRPOConfig(**SMALL, lr=1.5e-4)) == {"policy": 1.5e-4}
+    assert learning_rates(train_ppo, PPOConfig(**SMALL, lr=2.5e-4, critic_lr=3.5e-3)) == {"policy": 2.5e-4,
+                                                                                         "critic": 3.5e-3}
+    assert learning_rates(lab_loop.train, LabGRPOConfig(**SMALL, lr=4.5e-4)) == {"policy": 4.5e-4}
+    assert learning_rates(lab_loop.train, LabPPOConfig(**SMALL, lr=5.5e-4, critic_lr=6.5e-3)) == {
+        "policy": 5.5e-4, "critic": 6.5e-3}
+
+
+PPO_STEPS = ["kl_penalized_rewards", "gae", "whiten", "clipped_surrogate", "clipped_value_loss", "clip_grad_norm_"]
+
+
+@pytest.mark.parametrize("loop", ["paper", "lab"])
+@pytest.mark.parametrize("switches", [{}, {"gamma": 0.9, "lam": 0.5, "kl_coef": 0.2, "value_clip_eps": 0.05,
+                                         "clip_eps": 0.1, "grad_clip": 0.3, "whiten_advantages": False}])
+def test_ppo_settings_reach_their_equations(monkeypatch, easy_warm_start, loop, switches):
+    model, train = easy_warm_start
+    spy = Spy(monkeypatch).on(ppo_trainer if loop == "paper" else lab_loop, PPO_STEPS)
+    if loop == "paper":
+        cfg = PPOConfig(**{**SMALL, **switches})
+        train_ppo(copy.deepcopy(model), cfg, train, train[:2], progress=False)
+    else:
+        cfg = LabPPOConfig(**{**SMALL, **switches})
+        lab_loop.train(copy.deepcopy(model), cfg, train, train[:2], progress=False)
+    assert spy.args("kl_penalized_rewards")[4] == cfg.kl_coef
+    assert spy.args("gae")[3:] == (cfg.gamma, cfg.lam)
+    assert len(spy.calls["whiten"]) == int(cfg.whiten_advantages)
+    advantages = spy.result("whiten") if cfg.whiten_advantages else spy.result("gae")[0]
+    assert torch.equal(spy.args("clipped_surrogate")[1], advantages)
+    assert spy.args("clipped_surrogate")[2] == cfg.clip_eps
+    assert spy.args("clipped_value_loss")[4] == cfg.value_clip_eps
+    assert [args[1] for args, _, _ in spy.calls["clip_grad_norm_"]] == [cfg.grad_clip] * 2  # policy, critic
+
+
+# --- the lab's switches, through the lab's loop ---
+
+
+@pytest.mark.parametrize("config", [LabGRPOConfig, LabPPOConfig])
+def test_fast_samples_and_scores_every_logprob_with_the_fast_path(monkeypatch, easy_warm_start, config):
+    """--fast (minigrpo/lab/scale/fast.py): the same completions from the same seed, by the fast functions."""
+    model, train = easy_warm_start
+    runs = []
+    for is_fast in (False, True):
+        spy = Spy(monkeypatch).on(step1_sampling, ["sample_group", "group_logprobs"])
+        spy.on(fast, ["sample_group", "group_logprobs"], "fast.")
+        cfg = config(**SMALL, temperature=0.8, num_inner_steps=2, fast=is_fast)
+        lab_loop.train(copy.deepcopy(model), cfg, train, train[:2], progress=False)
+        runs.append(spy)
+    default, spy = runs
+    for run, on, off in ((spy, "fast.", ""), (default, "", "fast.")):
+        assert len(run.calls[on + "sample_group"]) == 1 and len(run.calls[off + "sample_group"]) == 0
+        assert [args[2] for args, _, _ in run.calls[on + "group_logprobs"]] == [0.8] * 3  # pi_ref, mu = 2 of pi_theta
+        assert len(run.calls[off + "group_logprobs"]) == 0
+    assert spy.args("fast.sample_group")[2:5] == (G, SMALL["max_new_tokens"], 0.8)
+    assert torch.equal(spy.result("fast.sample_group").completions, default.result("sample_group").completions)
+
+
 def test_step_label_noise_flips_the_step_rewards_process_advantages_see(monkeypatch, easy_warm_start):
-    spy = run_grpo(monkeypatch, easy_warm_start, supervision="process", step_label_noise=0.3)
+    spy = run_grpo(monkeypatch, easy_warm_start, supervision="process", step_label_noise=0.3, adv_eps=0.5)
     step_r, step_mask, p, _ = spy.args("flip_step_labels")
     assert p == 0.3 and torch.equal(spy.args("process_advantages")[0], spy.result("flip_step_labels"))
     assert (spy.result("flip_step_labels") != step_r).any()  # 0.3 of a few dozen steps: some flipped
+    assert spy.args("process_advantages")[4] == 0.5  # the paper's eps, on the lab's path
 
 
 def test_process_scale_mean_divides_by_the_number_of_steps(monkeypatch, easy_warm_start):
@@ -165,6 +324,8 @@ def test_monte_carlo_supervision_scales_vineppo_advantages_from_k_continuations(
 def test_leave_one_out_scales_each_advantage_by_g_over_g_minus_1(monkeypatch, easy_warm_start, default):
     spy = run_grpo(monkeypatch, easy_warm_start, baseline="leave_one_out")
     torch.testing.assert_close(completion_adv(spy), G / (G - 1) * completion_adv(default))
+    assert len(spy.calls["group_advantages"]) == 0 and spy.args("rescaled_advantages")[2:4] == ("leave_one_out",
+                                                                                               "group")
 
 
 def test_no_scale_keeps_the_reward_units(monkeypatch, easy_warm_start, default):
@@ -188,12 +349,20 @@ def test_gdpo_with_one_component_divides_step_3_by_its_batch_std(monkeypatch, ea
     torch.testing.assert_close(adv, before / (before.std() + 1e-4))
 
 
+@pytest.mark.parametrize("switch, step", [({"baseline": "leave_one_out"}, "rescaled_advantages"),
+                                          ({"multi_reward_norm": "gdpo"}, "gdpo_advantages")])
+def test_adv_eps_reaches_the_variants_normalizations(monkeypatch, easy_warm_start, switch, step):
+    spy = run_grpo(monkeypatch, easy_warm_start, adv_eps=0.5, **switch)
+    eps = spy.args(step)[2] if step == "gdpo_advantages" else spy.args(step)[1]
+    assert eps == 0.5
+
+
 def test_reward_weights_reach_the_advantages_and_the_log(monkeypatch, easy_warm_start):
     model, train = easy_warm_start
     records = []
-    cfg = GRPOConfig(**{**SMALL, "steps": 2}, reward_weights={"correct": 1.0, "format": 0.5, "length": 0.5})
-    spy = Spy(monkeypatch, variants, ["advantages"])
-    train_grpo(copy.deepcopy(model), cfg, train, train[:2], log=records.append, progress=False)
+    cfg = LabGRPOConfig(**{**SMALL, "steps": 2}, reward_weights={"correct": 1.0, "format": 0.5, "length": 0.5})
+    spy = Spy(monkeypatch).on(variants, ["advantages"])
+    lab_loop.train(copy.deepcopy(model), cfg, train, train[:2], log=records.append, progress=False)
     assert spy.args("advantages")[2].reward_weights == {"correct": 1.0, "format": 0.5, "length": 0.5}
     assert 0 <= records[1]["reward_format"] <= 1 and -1 <= records[1]["reward_length"] <= 0
     assert "reward_correct" not in records[1]  # that is reward_mean
@@ -212,6 +381,7 @@ def test_ratio_level_sequence_gives_the_surrogate_one_ratio_per_completion(monke
     spy = run_grpo(monkeypatch, easy_warm_start, ratio_level="sequence", clip_eps=3e-4, num_inner_steps=2)
     assert len(spy.calls["sequence_ratio"]) == 2
     ratio, mask = spy.args("clipped_surrogate", 1)[0], spy.result("sample_group").mask
+    assert spy.args("clipped_surrogate", 1)[2] == 3e-4
     per_completion = torch.where(mask, ratio, ratio.amax(-1, keepdim=True))
     assert torch.equal(per_completion.amin(-1), ratio.amax(-1))  # one value on every real token
 
@@ -226,10 +396,13 @@ def test_kl_estimator_replaces_the_kl_term_of_the_loss(monkeypatch, easy_warm_st
     torch.testing.assert_close(spy.result("kl_in_loss", 1), expected)
     assert expected.abs().max() > 0  # the second inner step: pi_theta has moved away from pi_ref
     assert logp.requires_grad  # the ratio of k3_ratio is not detached: TRL's use_bias_correction_kl
-    assert spy.args("grpo_objective")[3] == 0.2
+    # beta weighs it: the objective averages surrogate - 0.2 KL, and the paper's step 6 is not called
+    per_token = spy.args("aggregate", 1)[0]
+    torch.testing.assert_close(per_token, spy.result("clipped_surrogate", 1) - 0.2 * expected)
+    assert len(spy.calls["grpo_objective"]) == 0
 
 
-def test_k1_reward_penalizes_the_rewards_and_leaves_no_kl_in_the_loss(monkeypatch, easy_warm_start, default):
+def test_k1_reward_penalizes_the_rewards_and_leaves_no_kl_in_the_loss(monkeypatch, easy_warm_start):
     spy = run_grpo(monkeypatch, easy_warm_start, kl_estimator="k1_reward", kl_coef=0.5, steps=2)
     group, ref_logp = spy.result("sample_group", 1), spy.args("advantages", 1)[3]  # step 2: pi_old != pi_ref
     rewards = score_outcomes(outcome_reward, group)
@@ -245,73 +418,17 @@ def test_k1_reward_penalizes_the_rewards_and_leaves_no_kl_in_the_loss(monkeypatc
 
 def test_clip_eps_high_reaches_clip_higher(monkeypatch, easy_warm_start):
     spy = run_grpo(monkeypatch, easy_warm_start, clip_eps_high=0.28, clip_eps=0.15)
-    assert spy.args("clip_higher_surrogate")[2:] == (0.15, 0.28)
+    assert spy.kwargs("clip_higher_surrogate") == {"clip_eps": 0.15, "clip_eps_high": 0.28}
+    assert len(spy.calls["clipped_surrogate"]) == 0
+    assert spy.args("grpo_objective")[0] is spy.result("clip_higher_surrogate")  # what step 6 averages
 
 
 @pytest.mark.parametrize("how", ["dapo", "dr_grpo"])
 def test_aggregation_and_the_generation_budget_reach_the_objective(monkeypatch, easy_warm_start, how):
     spy = run_grpo(monkeypatch, easy_warm_start, aggregation=how, kl_coef=0.1)
-    assert spy.args("aggregated_objective")[3:] == (0.1, how, 10)  # kl_coef, aggregation, max_new_tokens
-
-
-def test_reference_is_reset_to_the_policy_every_k_steps(monkeypatch, easy_warm_start):
-    """Iterative GRPO: pi_ref <- pi_theta before steps K+1, 2K+1, ...; the KL there is exactly 0."""
-    model, train = easy_warm_start
-    policy = copy.deepcopy(model)
-    reference_equals_policy, original = [], grpo_trainer.group_logprobs
-
-    def spy(model, group, temperature=1.0, fast=False):
-        if model is not policy:  # the reference's forward pass, before this step's update
-            pairs = zip(model.state_dict().values(), policy.state_dict().values())
-            reference_equals_policy.append(all(torch.equal(a, b) for a, b in pairs))
-        return original(model, group, temperature, fast)
-
-    monkeypatch.setattr(grpo_trainer, "group_logprobs", spy)
-    records = []
-    cfg = GRPOConfig(**{**SMALL, "steps": 5}, ref_reset_every=2, lr=1e-2)
-    train_grpo(policy, cfg, train, train[:2], log=records.append, progress=False)
-    assert reference_equals_policy == [True, False, True, False, True]
-    kl = [r["kl"] for r in records[1:]]
-    assert kl[0] == kl[2] == kl[4] == 0.0 and kl[1] > 0 and kl[3] > 0
-
-
-def test_without_resets_the_reference_stays_the_warm_start(easy_warm_start):
-    model, train = easy_warm_start
-    records = []
-    cfg = GRPOConfig(**{**SMALL, "steps": 3}, lr=1e-2)
-    train_grpo(copy.deepcopy(model), cfg, train, train[:2], log=records.append, progress=False)
-    assert [r["kl"] > 0 for r in records[1:]] == [False, True, True]
-
-
-def test_learning_rates_reach_their_optimizers(monkeypatch, easy_warm_start):
-    model, train = easy_warm_start
-    made, adamw = [], torch.optim.AdamW
-
-    def recording_adamw(params, **kwargs):
-        made.append(kwargs["lr"])
-        return adamw(params, **kwargs)
-
-    monkeypatch.setattr(torch.optim, "AdamW", recording_adamw)
-    train_grpo(copy.deepcopy(model), GRPOConfig(**SMALL, lr=1.5e-4), train, train[:2], progress=False)
-    train_ppo(copy.deepcopy(model), PPOConfig(**SMALL, lr=2.5e-4, critic_lr=3.5e-3), train, train[:2], progress=False)
-    assert made == [1.5e-4, 2.5e-4, 3.5e-3]
-
-
-PPO_STEPS = ["kl_penalized_rewards", "gae", "whiten", "clipped_surrogate", "clipped_value_loss", "clip_grad_norm_"]
-
-
-@pytest.mark.parametrize("switches", [{}, {"gamma": 0.9, "lam": 0.5, "kl_coef": 0.2, "value_clip_eps": 0.05,
-                                         "clip_eps": 0.1, "grad_clip": 0.3, "whiten_advantages": False}])
-def test_ppo_settings_reach_their_equations(monkeypatch, easy_warm_start, switches):
-    model, train = easy_warm_start
-    cfg = PPOConfig(**{**SMALL, **switches})
-    spy = Spy(monkeypatch, ppo_trainer, PPO_STEPS)
-    train_ppo(copy.deepcopy(model), cfg, train, train[:2], progress=False)
-    assert spy.args("kl_penalized_rewards")[4] == cfg.kl_coef
-    assert spy.args("gae")[3:] == (cfg.gamma, cfg.lam)
-    assert len(spy.calls["whiten"]) == int(cfg.whiten_advantages)
-    advantages = spy.result("whiten") if cfg.whiten_advantages else spy.result("gae")[0]
-    assert torch.equal(spy.args("clipped_surrogate")[1], advantages)
-    assert spy.args("clipped_surrogate")[2] == cfg.clip_eps
-    assert spy.args("clipped_value_loss")[4] == cfg.value_clip_eps
-    assert [args[1] for args, _, _ in spy.calls["clip_grad_norm_"]] == [cfg.grad_clip] * 2  # policy, critic
+    per_token, mask, *rest = spy.args("aggregate")
+    assert tuple(rest) == (how, 10, None, 1)  # aggregation, max_new_tokens; one process: no whole-batch counts
+    assert torch.equal(mask, spy.result("sample_group").mask)
+    kl = kl_k3(*spy.args("kl_in_loss")[0:3:2])  # k3 of logp and ref_logp
+    torch.testing.assert_close(per_token, spy.result("clipped_surrogate") - 0.1 * kl)
+    assert spy.result("objective") is spy.result("aggregate") and len(spy.calls["grpo_objective"]) == 0

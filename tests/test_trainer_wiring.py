@@ -1,10 +1,12 @@
-"""Wiring, not only equations: what each trainer hands to an equation at non-default config values,
-recomputed by hand (float64) from the tensors it handed over and compared with what it used.
+"""Wiring, not only equations: what each loop hands to an equation at non-default config values, recomputed by
+hand (float64) from the tensors it handed over and compared with what it used.
 
 test_trainer_switches.py checks that each number reaches its step function; here the numbers are chosen so
 that no two related ones coincide (clip_eps 0.13 / clip_eps_high 0.31, temperature 0.7, gamma 0.9 / lam 0.6,
-...), and each result the trainer used (the advantage on every token, the surrogate, the logged loss, PPO's
+...), and each result the loop used (the advantage on every token, the surrogate, the logged loss, PPO's
 GAE advantages and returns, every log-prob) is recomputed from the definitions without the package's steps.
+The paper's settings run through both loops (``grpo``/``ppo``: the paper's, ``lab_grpo``/``lab_ppo``: the lab's),
+the lab's switches through the lab's.
 """
 
 import copy
@@ -14,21 +16,32 @@ import pytest
 import torch
 
 import minigrpo.grpo.trainer as grpo_trainer
+import minigrpo.lab.loop as lab_loop
 import minigrpo.ppo.trainer as ppo_trainer
 from minigrpo.config import GRPOConfig, PPOConfig
+from minigrpo.grpo import step1_sampling
 from minigrpo.grpo.trainer import train_grpo
+from minigrpo.lab.config import LabGRPOConfig, LabPPOConfig
+from minigrpo.lab.scale import fast
+from minigrpo.lab.variants import variants
 from minigrpo.ppo.trainer import train_ppo
 
 SMALL = {"steps": 1, "prompts_per_step": 3, "group_size": 4, "max_new_tokens": 9, "eval_every": 1000}
+KINDS = ["grpo", "ppo", "lab_grpo", "lab_ppo", "lab_grpo_fast"]
 
 
 class Spy:
-    """Records the arguments and results of the functions of ``module`` it wraps, in call order."""
+    """Records the arguments and results of the functions it wraps, in call order; ``on`` adds a module's."""
 
-    def __init__(self, monkeypatch, module, names):
-        self.calls = {name: [] for name in names}
+    def __init__(self, monkeypatch):
+        self.monkeypatch = monkeypatch
+        self.calls: dict[str, list] = {}
+
+    def on(self, module, names) -> "Spy":
         for name in names:
-            monkeypatch.setattr(module, name, self.wrap(name, getattr(module, name)))
+            self.calls[name] = []
+            self.monkeypatch.setattr(module, name, self.wrap(name, getattr(module, name)))
+        return self
 
     def wrap(self, name, fn):
         def spy(*args, **kwargs):
@@ -44,16 +57,27 @@ class Spy:
         return self.calls[name][i][2]
 
 
-GRPO_SPIED = ["sample_group", "group_logprobs", "score_outcomes", "clipped_surrogate", "grpo_objective"]
-PPO_SPIED = ["sample_group", "group_logprobs", "clipped_surrogate", "clipped_value_loss"]
+def reward_module(kind: str):
+    """Where a loop reads the verifier's ``outcome_reward``: patch it there to give every group a known spread."""
+    return {"grpo": grpo_trainer, "ppo": ppo_trainer}.get(kind, lab_loop)
 
 
 def run(monkeypatch, easy_warm_start, kind="grpo", train=None, **settings):
     """One tiny training run on a copy of the warm start; returns (spy, logged records, cfg)."""
     model, problems = easy_warm_start
-    module, cfg_class, trainer, spied = ((grpo_trainer, GRPOConfig, train_grpo, GRPO_SPIED) if kind == "grpo"
-                                         else (ppo_trainer, PPOConfig, train_ppo, PPO_SPIED))
-    spy = Spy(monkeypatch, module, spied)
+    spy = Spy(monkeypatch)
+    if kind == "grpo":
+        spy.on(grpo_trainer, ["sample_group", "group_logprobs", "clipped_surrogate", "grpo_objective"])
+        cfg_class, trainer = GRPOConfig, train_grpo
+    elif kind == "ppo":
+        spy.on(ppo_trainer, ["sample_group", "group_logprobs", "clipped_surrogate", "clipped_value_loss"])
+        cfg_class, trainer = PPOConfig, train_ppo
+    else:  # the lab's loop reads sampling and log-probs from the step module (or the fast path's) when it starts
+        spy.on(fast if kind == "lab_grpo_fast" else step1_sampling, ["sample_group", "group_logprobs"])
+        spy.on(lab_loop, ["clipped_surrogate", "grpo_objective", "clipped_value_loss"])
+        spy.on(variants, ["clip_higher_surrogate"])
+        cfg_class, trainer = (LabPPOConfig if kind == "lab_ppo" else LabGRPOConfig), lab_loop.train
+        settings = {**settings, "fast": True} if kind == "lab_grpo_fast" else settings
     cfg, records = cfg_class(**{**SMALL, **settings}), []
     trainer(copy.deepcopy(model), cfg, train or problems, problems[:2], log=records.append, progress=False)
     return spy, records, cfg
@@ -91,7 +115,7 @@ def by_hand_group_norm(rewards, eps: float) -> torch.Tensor:
 # --- temperature: sampling and every log-prob of the update (policy, old, ref); mu = 1's ratio is exactly 1 ---
 
 
-@pytest.mark.parametrize("kind", ["grpo", "ppo"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("temperature", [0.5, 0.7, 1.3])
 def test_every_logprob_is_softmax_of_logits_over_the_temperature(monkeypatch, easy_warm_start, kind, temperature):
     spy, _, _ = run(monkeypatch, easy_warm_start, kind, temperature=temperature, num_inner_steps=1)
@@ -114,7 +138,8 @@ def test_every_logprob_is_softmax_of_logits_over_the_temperature(monkeypatch, ea
 # --- group_size, adv_eps: the advantage broadcast with several prompts in one batch ---
 
 
-def test_each_token_carries_its_own_groups_normalized_advantage(monkeypatch, easy_warm_start):
+@pytest.mark.parametrize("kind", ["grpo", "lab_grpo"])
+def test_each_token_carries_its_own_groups_normalized_advantage(monkeypatch, easy_warm_start, kind):
     """B = 4 prompts, G = 5: rewards of a different size in every group, one group without spread."""
     _, problems = easy_warm_start
     batch = problems[:4]  # prompts_per_step = len(train): every prompt is drawn, in some order
@@ -125,8 +150,8 @@ def test_each_token_carries_its_own_groups_normalized_advantage(monkeypatch, eas
             return 3.0
         return offset[problem.text] + (1 + offset[problem.text] / 10) * (sum(map(ord, completion)) % 97) / 97
 
-    monkeypatch.setattr(grpo_trainer, "outcome_reward", reward)
-    spy, _, _ = run(monkeypatch, easy_warm_start, train=batch, prompts_per_step=4, group_size=5, adv_eps=0.37)
+    monkeypatch.setattr(reward_module(kind), "outcome_reward", reward)
+    spy, _, _ = run(monkeypatch, easy_warm_start, kind, train=batch, prompts_per_step=4, group_size=5, adv_eps=0.37)
     group = spy.result("sample_group")
     rewards = torch.tensor([[reward(p, text) for text in texts] for p, texts in zip(group.problems, group.texts)])
     assert group.mask.shape[:2] == (4, 5) and len({p.text for p in group.problems}) == 4
@@ -146,10 +171,11 @@ def test_each_token_carries_its_own_groups_normalized_advantage(monkeypatch, eas
 # --- clip_eps, clip_eps_high, kl_coef, num_inner_steps, max_new_tokens, aggregation, kl_estimator, ratio_level ---
 
 
-def by_hand_objective(logp, old_logp, ref_logp, adv, mask, cfg: GRPOConfig) -> float:
-    """J of Eq. 3 and its variants, from the definitions, in float64."""
+def by_hand_objective(logp, old_logp, ref_logp, adv, mask, cfg: GRPOConfig | LabGRPOConfig) -> float:
+    """J of Eq. 3 and its variants, from the definitions, in float64 (a paper config: the variants' defaults)."""
     logp, old_logp, ref_logp, adv = (x.detach().double() for x in (logp, old_logp, ref_logp, adv))
     m = mask.double()
+    cfg = cfg if isinstance(cfg, LabGRPOConfig) else LabGRPOConfig(**vars(cfg))
     if cfg.ratio_level == "sequence":
         seq = ((logp - old_logp) * m).sum(-1, keepdim=True) / m.sum(-1, keepdim=True)
         ratio = torch.exp(seq).expand_as(logp)
@@ -173,18 +199,20 @@ def graded_reward(problem, completion) -> float:
     return 1.0 / (1 + len(completion)) + problem.operands[0] % 3
 
 
-@pytest.mark.parametrize("switches", [
-    {},
-    {"clip_eps_high": 0.31},
-    {"aggregation": "dapo", "kl_estimator": "k2"},
-    {"aggregation": "dr_grpo", "kl_estimator": "k3_ratio", "clip_eps_high": 0.31},
-    {"ratio_level": "sequence", "clip_eps": 0.004},
+@pytest.mark.parametrize("kind, switches", [
+    ("grpo", {}),
+    ("lab_grpo", {}),
+    ("lab_grpo", {"clip_eps_high": 0.31}),
+    ("lab_grpo", {"aggregation": "dapo", "kl_estimator": "k2"}),
+    ("lab_grpo", {"aggregation": "dr_grpo", "kl_estimator": "k3_ratio", "clip_eps_high": 0.31}),
+    ("lab_grpo", {"ratio_level": "sequence", "clip_eps": 0.004}),
+    ("lab_grpo_fast", {"aggregation": "dapo"}),
 ])
-def test_logged_loss_is_the_objective_recomputed_by_hand_at_the_last_inner_step(monkeypatch, easy_warm_start,
+def test_logged_loss_is_the_objective_recomputed_by_hand_at_the_last_inner_step(monkeypatch, easy_warm_start, kind,
                                                                                 switches):
-    monkeypatch.setattr(grpo_trainer, "outcome_reward", graded_reward)
+    monkeypatch.setattr(reward_module(kind), "outcome_reward", graded_reward)
     settings = {"clip_eps": 0.13, "kl_coef": 0.3, "num_inner_steps": 3, "lr": 3e-2, "max_new_tokens": 9, **switches}
-    spy, records, cfg = run(monkeypatch, easy_warm_start, **settings)
+    spy, records, cfg = run(monkeypatch, easy_warm_start, kind, **settings)
     group = spy.result("sample_group")
     assert spy.args("sample_group")[3] == 9 and group.mask.shape[-1] <= 9
     assert len(spy.calls["sample_group"]) == 1 and len(spy.calls["group_logprobs"]) == 1 + 3  # pi_ref, then mu = 3
@@ -200,10 +228,11 @@ def test_logged_loss_is_the_objective_recomputed_by_hand_at_the_last_inner_step(
 
 def test_clip_higher_bounds_the_surrogate_the_objective_gets(monkeypatch, easy_warm_start):
     """clip_eps = 0.13 below and 0.31 above, per token, both bounds hit on tokens with an advantage."""
-    monkeypatch.setattr(grpo_trainer, "outcome_reward", graded_reward)
-    spy, _, _ = run(monkeypatch, easy_warm_start, clip_eps=0.13, clip_eps_high=0.31, num_inner_steps=2, lr=3e-3)
+    monkeypatch.setattr(lab_loop, "outcome_reward", graded_reward)
+    spy, _, _ = run(monkeypatch, easy_warm_start, "lab_grpo", clip_eps=0.13, clip_eps_high=0.31, num_inner_steps=2,
+                    lr=3e-3)
     mask = spy.result("sample_group").mask
-    ratio, adv = spy.args("clipped_surrogate", 1)[:2]  # the second inner step: pi_theta has moved
+    ratio, adv = spy.args("clip_higher_surrogate", 1)[:2]  # the second inner step: pi_theta has moved
     r, a = ratio.detach().double(), adv.double()
     expected = torch.minimum(r * a, torch.clamp(r, 0.87, 1.31) * a)
     used = spy.args("grpo_objective", 1)[0]  # the surrogate that reaches step 6
@@ -231,12 +260,13 @@ def by_hand_gae(rewards, values, mask, gamma: float, lam: float):
     return adv, torch.where(mask, adv + values.double(), 0.0)
 
 
+@pytest.mark.parametrize("kind", ["ppo", "lab_ppo"])
 @pytest.mark.parametrize("whiten", [False, True])
-def test_ppo_advantages_are_gae_of_the_kl_penalized_reward_by_hand(monkeypatch, easy_warm_start, whiten):
-    monkeypatch.setattr(ppo_trainer, "outcome_reward", lambda problem, completion: 0.25 + len(completion) / 16)
+def test_ppo_advantages_are_gae_of_the_kl_penalized_reward_by_hand(monkeypatch, easy_warm_start, kind, whiten):
+    monkeypatch.setattr(reward_module(kind), "outcome_reward", lambda problem, completion: 0.25 + len(completion) / 16)
     settings = {"gamma": 0.9, "lam": 0.6, "kl_coef": 0.45, "value_clip_eps": 0.02, "clip_eps": 0.13,
                 "whiten_advantages": whiten, "num_inner_steps": 2, "steps": 2, "lr": 1e-2}
-    spy, _, cfg = run(monkeypatch, easy_warm_start, "ppo", **settings)
+    spy, _, cfg = run(monkeypatch, easy_warm_start, kind, **settings)
     # step 2: pi_old has moved away from pi_ref, so the KL in the reward is not 0
     group, ref_logp = spy.result("sample_group", 1), spy.result("group_logprobs", 3)  # ref, mu = 2, then ref
     mask = group.mask
@@ -265,7 +295,7 @@ def test_ppo_advantages_are_gae_of_the_kl_penalized_reward_by_hand(monkeypatch, 
     assert spy.result("clipped_value_loss", 3).item() == pytest.approx(expected_loss.item(), rel=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["grpo", "ppo"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_the_logged_entropy_is_the_sampling_policys_per_completion_then_batch_mean(monkeypatch, easy_warm_start, kind):
     spy, records, _ = run(monkeypatch, easy_warm_start, kind, temperature=0.7)
     group = spy.result("sample_group")

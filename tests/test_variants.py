@@ -1,25 +1,26 @@
-"""The variants' equations (grpo/variants.py), each against an independent float64 computation:
-RLOO, batch and no std, several rewards and GDPO, clip-higher, GSPO, the DAPO and Dr. GRPO aggregations,
-iterative GRPO's schedule. How each reaches the trainer is tested in test_trainer_switches.py."""
+"""The variants' equations (lab/variants/variants.py and masked.aggregate), each against an independent float64
+computation: RLOO, batch and no std, several rewards and GDPO, clip-higher, GSPO, the DAPO and Dr. GRPO
+aggregations, the KL estimators in the loss; and which switches make the lab's recipe leave the paper's step 3.
+How each reaches the loop is tested in test_trainer_switches.py (iterative GRPO's reference reset there too)."""
 
 import numpy as np
 import pytest
 import torch
 
-from minigrpo.config import GRPOConfig
 from minigrpo.grpo import Group, clipped_surrogate, grpo_objective, kl_k3, probability_ratio
-from minigrpo.grpo.variants import (
+from minigrpo.lab.config import LabGRPOConfig
+from minigrpo.lab.loop import recipe
+from minigrpo.lab.scale import World
+from minigrpo.lab.variants import variants
+from minigrpo.lab.variants.variants import (
     advantages,
-    aggregated_objective,
-    changes_advantages,
     clip_higher_surrogate,
     gdpo_advantages,
     objective,
-    reference_reset_due,
     rescaled_advantages,
     sequence_ratio,
 )
-from minigrpo.masked import completion_mean
+from minigrpo.masked import aggregate, completion_mean
 from minigrpo.task import parse_problem
 
 EPS, EPS_HIGH, BETA, MAX_LEN = 0.2, 0.28, 0.04, 10
@@ -170,7 +171,7 @@ def group_of(problem: str, texts: list[str]) -> Group:
 def test_advantages_score_and_weigh_the_named_components(norm):
     # 2+3: right and well formed; right with a rambling tail (not well formed, too long); wrong; unparseable
     texts = ["2+3=5;#5", "2+3=5;#5;;;;;;;;", "2+3=6;#6", "??"]
-    cfg = GRPOConfig(reward_weights={"correct": 1.0, "format": 0.5, "length": 0.25}, multi_reward_norm=norm)
+    cfg = LabGRPOConfig(reward_weights={"correct": 1.0, "format": 0.5, "length": 0.25}, multi_reward_norm=norm)
     correct = torch.tensor([[1.0, 0.0, 0.0, 0.0]])  # as step 2 scores them: "#5;;;" is not a final answer
     got = advantages(group_of("2+3", texts), correct, cfg).numpy()
     components = np.array([[[1, 1, 0], [0, 0, -1], [0, 1, 0], [0, 0, 0]]], dtype=float)  # by hand
@@ -183,13 +184,27 @@ def test_advantages_score_and_weigh_the_named_components(norm):
     np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
-def test_only_a_switch_replaces_step_3():
-    assert not changes_advantages(GRPOConfig())
-    assert not changes_advantages(GRPOConfig(reward_weights={"correct": 1}))
-    for switch in ({"baseline": "leave_one_out"}, {"adv_scale": "batch"}, {"adv_scale": "none"},
-                   {"reward_weights": {"correct": 1.0, "format": 0.5}}, {"multi_reward_norm": "gdpo"},
-                   {"reward_weights": {"correct": 2.0}}):
-        assert changes_advantages(GRPOConfig(**switch)), switch
+@pytest.mark.parametrize("switch", [
+    {}, {"reward_weights": {"correct": 1}}, {"adv_eps": 0.3}, {"baseline": "leave_one_out"}, {"adv_scale": "batch"},
+    {"adv_scale": "none"}, {"reward_weights": {"correct": 1.0, "format": 0.5}}, {"multi_reward_norm": "gdpo"},
+    {"reward_weights": {"correct": 2.0}}, {"kl_estimator": "k1_reward"},
+])
+def test_only_a_switch_makes_the_recipe_replace_step_3(monkeypatch, switch):
+    """The recipe's step 3 is the paper's group normalization unless a switch changes the advantages; then it is
+    ``variants.advantages``, and either way each completion's A_i is broadcast to its tokens."""
+    calls = []
+    monkeypatch.setattr(variants, "advantages", lambda *args: calls.append(args) or advantages(*args))
+    cfg = LabGRPOConfig(**switch)
+    group = group_of("2+3", ["2+3=5;#5", "2+3=6;#6", "2+3=5;#5;;;", "??"])
+    rewards, ref_logp = torch.tensor([[1.0, 0.0, 1.0, 0.0]]), torch.full((1, 4, 1), -0.5, dtype=torch.float64)
+    scores, adv = recipe(cfg, World()).advantages(None, group, rewards, ref_logp, None)
+    changed = switch not in ({}, {"reward_weights": {"correct": 1}}, {"adv_eps": 0.3})
+    assert len(calls) == int(changed) and scores is rewards
+    if changed:
+        expected = advantages(group, rewards, cfg, ref_logp)
+    else:  # step 3 by hand: rewards 1, 0, 1, 0 have mean 1/2 and sample std sqrt(1/3)
+        expected = torch.tensor([[0.5, -0.5, 0.5, -0.5]]) / (3 ** -0.5 + cfg.adv_eps)
+    torch.testing.assert_close(adv, expected[..., None].to(adv.dtype))
 
 
 # The ratio and the clip: DAPO's clip-higher and GSPO's one ratio per completion.
@@ -306,23 +321,24 @@ def trl_loss(logp, old_logp, ref_logp, adv, mask, beta, eps_low, eps_high, loss_
 @pytest.mark.parametrize("how", ["grpo", "dapo", "dr_grpo"])
 @pytest.mark.parametrize("seed", range(3))
 def test_each_aggregation_is_minus_the_trl_loss_of_the_same_name(how, seed):
+    """The one aggregation (masked.aggregate) under the lab's objective, and the paper's step 6 for "grpo"."""
     logp, old_logp, ref_logp, adv, mask = random_batch(seed)  # T = 6 < MAX_LEN: the budget, not T
     t = [torch.tensor(x) for x in (logp, old_logp, ref_logp, adv, mask)]
     surrogate = clip_higher_surrogate(probability_ratio(t[0], t[1]), t[3], EPS, EPS_HIGH)
     kl = kl_k3(t[0], t[2])
-    if how == "grpo":
-        got = grpo_objective(surrogate, kl, t[4], BETA)
-    else:
-        got = aggregated_objective(surrogate, kl, t[4], BETA, how, MAX_LEN)
     expected = -trl_loss(logp, old_logp, ref_logp, adv, mask, BETA, EPS, EPS_HIGH, how, MAX_LEN)
-    assert got.item() == pytest.approx(expected, rel=1e-12)
+    cfg = LabGRPOConfig(aggregation=how, kl_coef=BETA, max_new_tokens=MAX_LEN, clip_eps=EPS, clip_eps_high=EPS_HIGH)
+    assert objective(surrogate, t[0], t[1], t[2], t[4], cfg).item() == pytest.approx(expected, rel=1e-12)
+    assert aggregate(surrogate - BETA * kl, t[4], how, MAX_LEN).item() == pytest.approx(expected, rel=1e-12)
+    if how == "grpo":
+        assert grpo_objective(surrogate, kl, t[4], BETA).item() == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("how", ["grpo", "dapo", "dr_grpo"])
 @pytest.mark.parametrize("estimator, bias_correction", [("k3", False), ("k3_ratio", True)])
 def test_the_kl_estimator_matches_trls_use_bias_correction_kl_in_loss_and_gradient(how, estimator, bias_correction):
     logp, old_logp, ref_logp, adv, mask = random_batch(7)
-    cfg = GRPOConfig(kl_estimator=estimator, aggregation=how, kl_coef=BETA, max_new_tokens=MAX_LEN)
+    cfg = LabGRPOConfig(kl_estimator=estimator, aggregation=how, kl_coef=BETA, max_new_tokens=MAX_LEN)
     theta = torch.tensor(logp, requires_grad=True)
     old, ref, a, m = (torch.tensor(x) for x in (old_logp, ref_logp, adv, mask))
     got = objective(clipped_surrogate(probability_ratio(theta, old), a, cfg.clip_eps), theta, old, ref, m, cfg)
@@ -343,12 +359,13 @@ def test_the_kl_estimator_matches_trls_use_bias_correction_kl_in_loss_and_gradie
 
 
 def test_aggregations_by_hand():
-    x = torch.tensor([[[1.0, 2.0, 3.0], [4.0, 100.0, 100.0]]])
+    x = torch.tensor([[[1.0, 2.0, 3.0], [4.0, 100.0, 100.0]]])  # 100: padding, which no average may see
     mask = torch.tensor([[[True, True, True], [True, False, False]]])
     zero = torch.zeros_like(x)
     assert grpo_objective(x, zero, mask, BETA).item() == pytest.approx((2.0 + 4.0) / 2)
-    assert aggregated_objective(x, zero, mask, BETA, "dapo", 5).item() == pytest.approx((1 + 2 + 3 + 4) / 4)
-    assert aggregated_objective(x, zero, mask, BETA, "dr_grpo", 5).item() == pytest.approx((1 + 2 + 3 + 4) / (2 * 5))
+    assert aggregate(x, mask, "grpo").item() == pytest.approx((2.0 + 4.0) / 2)  # mean of the completions' means
+    assert aggregate(x, mask, "dapo", 5).item() == pytest.approx((1 + 2 + 3 + 4) / 4)  # of the real tokens
+    assert aggregate(x, mask, "dr_grpo", 5).item() == pytest.approx((1 + 2 + 3 + 4) / (2 * 5))  # N L_max
 
 
 @pytest.mark.parametrize("how, weight", [("dapo", "total"), ("dr_grpo", "budget")])
@@ -358,7 +375,7 @@ def test_dapo_and_dr_grpo_give_every_token_the_same_weight(how, weight):
     logp, _, _, adv, mask = random_batch(1)
     logp = torch.tensor(logp, requires_grad=True)
     surrogate = clipped_surrogate(probability_ratio(logp, logp.detach()), torch.tensor(adv), EPS)
-    aggregated_objective(surrogate, torch.zeros_like(surrogate), torch.tensor(mask), 0.0, how, MAX_LEN).backward()
+    aggregate(surrogate, torch.tensor(mask), how, MAX_LEN).backward()
     B, G, _ = mask.shape
     divisor = mask.sum() if weight == "total" else B * G * MAX_LEN
     np.testing.assert_allclose(logp.grad.numpy(), adv * mask / divisor, rtol=1e-12)
@@ -366,19 +383,16 @@ def test_dapo_and_dr_grpo_give_every_token_the_same_weight(how, weight):
 
 def test_bad_aggregation_is_refused():
     x, mask = torch.zeros(1, 2, 3), torch.ones(1, 2, 3, dtype=torch.bool)
-    with pytest.raises(ValueError, match="aggregation must be"):
-        aggregated_objective(x, x, mask, BETA, "token_mean", 5)
+    with pytest.raises(ValueError, match="how must be"):
+        aggregate(x, mask, "token_mean", 5)
     with pytest.raises(ValueError, match="dr_grpo needs max_len"):
-        aggregated_objective(x, x, mask, BETA, "dr_grpo", 2)  # shorter than a completion
-
-
-def test_iterative_grpo_resets_before_steps_k_plus_one_2k_plus_one():
-    assert [s for s in range(1, 12) if reference_reset_due(s, 4)] == [5, 9]
-    assert not any(reference_reset_due(s, 0) for s in range(1, 12))
+        aggregate(x, mask, "dr_grpo", 2)  # shorter than a completion
+    with pytest.raises(ValueError, match="dr_grpo needs max_len"):
+        aggregate(x, mask, "dr_grpo")  # no budget given
 
 
 def test_random_rewards_are_bernoulli_p_whatever_the_rewards():
-    from minigrpo.grpo.variants import random_rewards
+    from minigrpo.lab.variants.variants import random_rewards
 
     drawn = random_rewards(torch.zeros(400, 50), 0.3, torch.Generator().manual_seed(0))
     assert set(drawn.unique().tolist()) == {0.0, 1.0}

@@ -2,21 +2,20 @@
 
     step1_sampling.py            o_1..o_G ~ pi_old(. | q): a group of completions per prompt, with their log-probs
     step2_reward.py              r_i per completion (outcome), or one reward per reasoning step (process)
-    step2_reward_model.py        ... or the same numbers from a learned reward model (``reward_model.py``)
     step3_group_norm.py          A_i = (r_i - mean(r)) / (std(r) + eps), the group as baseline (outcome)
     step3_process_advantages.py  ... or, under process supervision: A_{i,t} = sum of normalized step rewards
     step4_ratio_clip.py          ratio = pi_theta / pi_old; min(ratio A, clip(ratio, 1 - eps, 1 + eps) A)
     step5_kl.py                  k3 = pi_ref / pi_theta - log(pi_ref / pi_theta) - 1 (and k2, rho k3, k1 in the reward)
     step6_objective.py           J = 1/G sum_i 1/|o_i| sum_t [surrogate - beta k3]   (Eq. 3)
-    trainer.py                   Algorithm 1: the steps above in a loop
-    variants.py                  RLOO, batch / no std, DAPO, Dr. GRPO, clip-higher, GSPO, GDPO, iterative GRPO,
-                                 the KL estimator in the loss
-    credit.py                    VinePPO's sampled step values, process advantages at outcome size, noisy step labels
+    trainer.py                   Algorithm 1: the steps above in a loop, with its outer loop (pi_ref reset)
+
+What came after the paper (RLOO, DAPO, Dr. GRPO, GSPO, GDPO, VinePPO, learned reward models, the fast path,
+torchrun) is in ``minigrpo/lab``, whose loop calls these same steps.
 
 The loop (``trainer.train_grpo``), in pseudocode:
 
-    pi_ref <- pi_theta
     for step = 1 .. steps:
+        every M = ref_reset_every steps (never when 0): pi_ref <- pi_theta   # Algorithm 1's outer loop
         pi_old <- pi_theta; q_1..q_B ~ train split
         o_{b,1..G} ~ pi_old(. | q_b)                                    # 1  sample_group
         r_{b,i} = reward(q_b, o_{b,i})                                  # 2  score_outcomes
@@ -31,7 +30,6 @@ The loop (``trainer.train_grpo``), in pseudocode:
 
 from .step1_sampling import Group, group_logprobs, sample_group
 from .step2_reward import score_outcomes, score_steps
-from .step2_reward_model import model_outcome_scores, model_step_scores
 from .step3_group_norm import broadcast_to_tokens, group_advantages
 from .step3_process_advantages import normalize_step_rewards, process_advantages
 from .step4_ratio_clip import clipped_surrogate, probability_ratio
@@ -44,8 +42,6 @@ __all__ = [
     "group_logprobs",
     "score_outcomes",
     "score_steps",
-    "model_outcome_scores",
-    "model_step_scores",
     "group_advantages",
     "broadcast_to_tokens",
     "normalize_step_rewards",

@@ -6,9 +6,6 @@ pi_old is the policy as it is when the batch is sampled; with one inner step (mu
 it equals pi_theta before the update, so ``old_logp`` is just the sampling log-probs,
 no second forward pass.
 
-``fast=True`` (``--fast``) computes the same numbers with ``minigrpo/fast.py``: each prompt once per
-group, finished completions dropped from the batch, completions scored in buckets of similar length.
-
 Deviations from the paper: none (temperature is a config value; the policy is
 softmax(logits / temperature) everywhere, so ratios compare like with like).
 """
@@ -20,7 +17,6 @@ from dataclasses import dataclass
 import torch
 
 from .. import checks
-from .. import fast as fast_path
 from ..model import GPT, generate, token_logprobs
 from ..task import Problem
 from ..tokenizer import EOS_ID, PAD_ID, decode, encode_prompts
@@ -39,6 +35,11 @@ class Group:
     texts: list[list[str]]  # B x G decoded completions (without <eos>)
     entropy: torch.Tensor | None = None  # [B, G, T] entropy of the whole pi_old(. | q, o_<t); 0 on padding
 
+    def __post_init__(self):  # checked once, where it is made: every later step trusts its shapes
+        checks.inputs(vars(self), "group", mask="bool [B, G, T] prefix", problems="list [B]", texts="list [B, G]",
+                      prompt="tensor [B, G, P]", prompt_valid="bool [B, G, P]", completions="tensor [B, G, T]",
+                      old_logp="float [B, G, T]", entropy="float [B, G, T] or None")
+
 
 def sample_group(
     policy: GPT,
@@ -48,31 +49,23 @@ def sample_group(
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
     sampler=None,
-    fast: bool = False,
 ) -> Group:
     """Sample G completions for each of the B problems, all B * G in one batch (``sampler``: see ``generate``)."""
-    if not isinstance(policy, torch.nn.Module):
-        raise TypeError(f"policy must be a torch.nn.Module (the GPT), got {type(policy).__name__}")
-    if not isinstance(problems, (list, tuple)) or not all(isinstance(p, Problem) for p in problems):
-        raise TypeError(f"problems must be a list of task.Problem, got {problems!r:.80}")
-    if len(problems) == 0:
-        raise ValueError("problems is empty: there is nothing to sample for")
-    checks.integer("group_size", group_size, low=1)
-    checks.integer("max_new_tokens", max_new_tokens, low=1)
-    checks.number("temperature", temperature, low=0, low_open=True)
-    B, G = len(problems), group_size
-    device = next(policy.parameters()).device
-    prompt, prompt_valid = encode_prompts([p.prompt for p in problems], device)  # [B, P]
+    checks.inputs(locals(), policy=torch.nn.Module, problems=[Problem], group_size="int >= 1",
+                  max_new_tokens="int >= 1", temperature="> 0")
+    prompt, prompt_valid = encode_prompts([p.prompt for p in problems], next(policy.parameters()).device)  # [B, P]
     # [B*G, P] each, a prompt's G copies adjacent
-    repeated = prompt.repeat_interleave(G, dim=0), prompt_valid.repeat_interleave(G, dim=0)
-    if fast:  # the same numbers, each prompt computed once for its G completions
-        out = fast_path.generate_groups(policy, prompt, prompt_valid, G, max_new_tokens, EOS_ID, PAD_ID,
-                                        temperature, generator, sampler)
-    else:
-        out = generate(policy, *repeated, max_new_tokens, EOS_ID, PAD_ID, temperature=temperature,
-                       generator=generator, return_entropy=True, sampler=sampler)
-    prompt, prompt_valid = repeated
-    completions, mask, old_logp, entropy = out
+    repeated = prompt.repeat_interleave(group_size, dim=0), prompt_valid.repeat_interleave(group_size, dim=0)
+    out = generate(policy, *repeated, max_new_tokens, EOS_ID, PAD_ID, temperature=temperature, generator=generator,
+                   return_entropy=True, sampler=sampler)
+    return make_group(problems, *repeated, *out)
+
+
+def make_group(problems: list[Problem], prompt: torch.Tensor, prompt_valid: torch.Tensor, completions: torch.Tensor,
+               mask: torch.Tensor, old_logp: torch.Tensor, entropy: torch.Tensor) -> Group:
+    """The Group of ``generate``'s output: every tensor [B * G, ...], a prompt's G rows adjacent."""
+    B = len(problems)
+    G = completions.shape[0] // B
     texts = [decode(row) for row in completions.tolist()]
     return Group(
         problems=list(problems),
@@ -86,28 +79,13 @@ def sample_group(
     )
 
 
-def group_logprobs(model: GPT, group: Group, temperature: float = 1.0, fast: bool = False) -> torch.Tensor:
+def group_logprobs(model: GPT, group: Group, temperature: float = 1.0) -> torch.Tensor:
     """log pi(o_{i,t} | q, o_{i,<t}) under ``model`` (pi_theta or pi_ref): [B, G, T], 0 on padding.
 
     0, as in ``old_logp``: every log-prob of the update is then finite and equal on padding,
     so exp() of a ratio there is 1, never inf, and no NaN can reach the gradient.
     """
-    if not isinstance(group, Group):
-        raise TypeError(f"group must be a Group (from sample_group), got {type(group).__name__}")
-    checks.number("temperature", temperature, low=0, low_open=True)
-    B, G, T = group.completions.shape
-    if fast:  # the same numbers, each prompt computed once for its G completions
-        if not torch.equal(group.prompt, group.prompt[:, :1].expand_as(group.prompt)):
-            raise ValueError("fast=True needs the G completions of a group to share one prompt, as sample_group's do")
-        logp = fast_path.group_token_logprobs(model, group.prompt[:, 0], group.prompt_valid[:, 0],
-                                              group.completions.flatten(0, 1), temperature,
-                                              fast_path.scored_lengths(group.mask.flatten(0, 1)))
-    else:
-        logp = token_logprobs(
-            model,
-            group.prompt.flatten(0, 1),
-            group.prompt_valid.flatten(0, 1),
-            group.completions.flatten(0, 1),
-            temperature,
-        )
-    return torch.where(group.mask, logp.view(B, G, T), 0.0)
+    checks.inputs(locals(), model=torch.nn.Module, group=Group, temperature="> 0")
+    logp = token_logprobs(model, group.prompt.flatten(0, 1), group.prompt_valid.flatten(0, 1),
+                          group.completions.flatten(0, 1), temperature)
+    return torch.where(group.mask, logp.view(group.mask.shape), 0.0)

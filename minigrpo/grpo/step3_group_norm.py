@@ -25,19 +25,10 @@ from .. import checks
 
 
 def group_advantages(rewards: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
-    """rewards [B, G] -> normalized advantages [B, G] (one per completion)."""
-    check_rewards(rewards)
-    checks.number("eps", eps, low=0)
+    """rewards [B, G] -> normalized advantages [B, G] (one per completion); G >= 2: one alone has no baseline."""
+    checks.inputs(locals(), rewards="float [B, G >= 2]", eps=">= 0")
     adv = (rewards - rewards.mean(dim=1, keepdim=True)) / (rewards.std(dim=1, keepdim=True) + eps)
     return torch.where(has_spread(rewards), adv, 0.0)
-
-
-def check_rewards(rewards: torch.Tensor) -> None:
-    """rewards must be finite floats of shape [B, G] with G >= 2: one alone has no baseline."""
-    checks.tensor("rewards", rewards, "[B, G]", "float")
-    if rewards.shape[1] < 2:
-        raise ValueError(f"rewards must have shape [B, G] with G >= 2, got {tuple(rewards.shape)}")
-    checks.finite("rewards", rewards)
 
 
 def has_spread(rewards: torch.Tensor) -> torch.Tensor:
@@ -47,9 +38,10 @@ def has_spread(rewards: torch.Tensor) -> torch.Tensor:
 
 def broadcast_to_tokens(adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """adv [B, G] -> [B, G, T]: every token of o_i gets A_i; padding gets 0."""
-    checks.tensor("adv", adv, "[B, G]", "float")
-    checks.tensor("mask", mask, "[B, G, T]", "bool")
-    if adv.shape != mask.shape[:2]:
-        raise ValueError(f"adv {tuple(adv.shape)} does not match mask {tuple(mask.shape)} in [B, G]")
-    checks.finite("adv", adv)
+    checks.inputs(locals(), adv="float [B, G]", mask="bool [B, G, T]")
     return torch.where(mask, adv[..., None], 0.0)
+
+
+def check_rewards(rewards: torch.Tensor) -> None:
+    """The rewards check of ``group_advantages``, for the lab's other advantages: finite floats [B, G], G >= 2."""
+    checks.inputs(locals(), rewards="float [B, G >= 2]")

@@ -20,7 +20,8 @@ Padding step slots (``step_mask`` False) may hold anything: they are selected aw
 must be finite.
 
 Deviations from the paper: the std / eps / zero-spread conventions of ``step3_group_norm``
-(sample std, eps added, a group with all step rewards equal gets exactly 0).
+(sample std, eps added, a group with all step rewards equal, or with fewer than two real steps,
+gets exactly 0).
 """
 
 from __future__ import annotations
@@ -30,28 +31,14 @@ import torch
 from .. import checks
 
 
-def _check_steps(step_rewards: torch.Tensor, step_mask: torch.Tensor, eps: float) -> None:
-    checks.tensor("step_rewards", step_rewards, "[B, G, S]", "float")
-    checks.tensor("step_mask", step_mask, "[B, G, S]", "bool")
-    if step_rewards.shape != step_mask.shape:
-        raise ValueError(
-            f"step_rewards {tuple(step_rewards.shape)} and step_mask {tuple(step_mask.shape)} "
-            "must both be [B, G, S]"
-        )
-    checks.number("eps", eps, low=0)
-    checks.finite("step_rewards", step_rewards, step_mask)
-
-
 def normalize_step_rewards(step_rewards: torch.Tensor, step_mask: torch.Tensor, eps: float = 1e-4):
     """[B, G, S] -> [B, G, S], normalized over the G * S real steps of each prompt; 0 on padding."""
-    _check_steps(step_rewards, step_mask, eps)
+    checks.inputs(locals(), step_rewards="float [B, G, S]", step_mask="bool [B, G, S]", eps=">= 0")
     count = step_mask.sum(dim=(1, 2), keepdim=True)
-    if (count < 2).any():
-        raise ValueError("every group needs at least two steps in all to normalize over")
     real = torch.where(step_mask, step_rewards, 0.0)  # selected, not multiplied: 0 * NaN would be NaN
-    mean = real.sum(dim=(1, 2), keepdim=True) / count
+    mean = real.sum(dim=(1, 2), keepdim=True) / count.clamp(min=1)
     centered = torch.where(step_mask, step_rewards - mean, 0.0)
-    var = (centered**2).sum(dim=(1, 2), keepdim=True) / (count - 1)
+    var = (centered**2).sum(dim=(1, 2), keepdim=True) / (count - 1).clamp(min=1)
     normalized = centered / (var.sqrt() + eps)
     masked_max = step_rewards.masked_fill(~step_mask, -torch.inf).amax(dim=(1, 2), keepdim=True)
     masked_min = step_rewards.masked_fill(~step_mask, torch.inf).amin(dim=(1, 2), keepdim=True)
@@ -69,13 +56,8 @@ def process_advantages(
 
     step_ends holds index(j), the token index in [0, T) where step j ends.
     """
-    _check_steps(step_rewards, step_mask, eps)
-    checks.tensor("step_ends", step_ends, "[B, G, S]", "int")
-    if step_ends.shape != step_rewards.shape:
-        raise ValueError(f"step_ends {tuple(step_ends.shape)} must match step_rewards {tuple(step_rewards.shape)}")
-    T = checks.integer("T", T, low=1)
-    if ((step_ends < 0) | (step_ends >= T))[step_mask].any():
-        raise ValueError(f"step_ends must lie in [0, {T})")
+    checks.inputs(locals(), step_rewards="float [B, G, S]", step_ends="int [B, G, S] in [0, T)",
+                  step_mask="bool [B, G, S]", T="int >= 1", eps=">= 0")
     normalized = normalize_step_rewards(step_rewards, step_mask, eps)  # [B, G, S]
     t = torch.arange(T, device=step_ends.device)
     ends_at_or_after = step_ends[..., None, :] >= t[:, None]  # [B, G, T, S]: index(j) >= t

@@ -22,28 +22,20 @@ from .. import checks
 
 def probability_ratio(logp: torch.Tensor, old_logp: torch.Tensor) -> torch.Tensor:
     """exp(logp - old_logp): [B, G, T] and [B, G, T] -> [B, G, T]."""
-    checks.tensor("logp", logp, "[..., T]", "float")
-    checks.tensor("old_logp", old_logp, "[..., T]", "float")
-    if logp.shape != old_logp.shape:
-        raise ValueError(f"logp {tuple(logp.shape)} and old_logp {tuple(old_logp.shape)} must match")
-    checks.finite("logp", logp)
-    checks.finite("old_logp", old_logp)
+    checks.inputs(locals(), logp="float [..., T]", old_logp="float [..., T]")
     return torch.exp(logp - old_logp)
 
 
 def clipped_surrogate(ratio: torch.Tensor, adv: torch.Tensor, clip_eps: float) -> torch.Tensor:
-    """min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A) per token: [B, G, T] and [B, G, T] -> [B, G, T]."""
-    check_surrogate_inputs(ratio, adv, clip_eps=clip_eps)
+    """min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A) per token: [B, G, T] and [B, G, T] -> [B, G, T].
+
+    A ratio of inf (logp - old_logp overflowed exp: the policy has run away) is refused, not clipped.
+    """
+    checks.inputs(locals(), ratio="float [..., T]", adv="float [..., T]", clip_eps=">= 0")
     return torch.minimum(ratio * adv, torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps) * adv)
 
 
 def check_surrogate_inputs(ratio: torch.Tensor, adv: torch.Tensor, **clip_bounds: float) -> None:
-    """ratio and adv: finite floats of one shape, [B, G, T]; each clip bound a finite number >= 0."""
-    checks.tensor("ratio", ratio, "[..., T]", "float")
-    checks.tensor("adv", adv, "[..., T]", "float")
-    if ratio.shape != adv.shape:
-        raise ValueError(f"ratio {tuple(ratio.shape)} and adv {tuple(adv.shape)} must match")
-    for name, bound in clip_bounds.items():
-        checks.number(name, bound, low=0)
-    checks.finite("ratio", ratio)  # inf when logp - old_logp overflows exp: the policy has run away
-    checks.finite("adv", adv)
+    """The checks of ``clipped_surrogate`` with any clip bounds, for the lab's clip-higher (which has two)."""
+    checks.inputs({"ratio": ratio, "adv": adv, **clip_bounds}, ratio="float [..., T]", adv="float [..., T]",
+                  **dict.fromkeys(clip_bounds, ">= 0"))

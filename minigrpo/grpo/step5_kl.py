@@ -33,37 +33,22 @@ import torch
 from .. import checks
 
 
-def _check(mask: torch.Tensor | None = None, **logps: torch.Tensor) -> None:
-    """Float log-probs of one shape ([B, G, T], or any [..., T]), finite (where ``mask`` is True, if given)."""
-    for name, x in logps.items():
-        checks.tensor(name, x, "[..., T]", "float")
-    if len({x.shape for x in logps.values()}) > 1:
-        raise ValueError(f"log-prob tensors must match, got shapes {[tuple(x.shape) for x in logps.values()]}")
-    if mask is not None:
-        checks.tensor("mask", mask, "[B, G, T]", "bool")
-        if mask.shape != next(iter(logps.values())).shape:
-            raise ValueError(f"log-prob tensors {[tuple(x.shape) for x in logps.values()]} and mask "
-                             f"{tuple(mask.shape)} must match")
-    for name, x in logps.items():
-        checks.finite(name, x, mask)
-
-
 def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
     """Per-token k3 estimate, same shape as the inputs ([B, G, T])."""
-    _check(logp=logp, ref_logp=ref_logp)
+    checks.inputs(locals(), logp="float [..., T]", ref_logp="float [..., T]")
     log_ratio = ref_logp - logp
     return torch.exp(log_ratio) - log_ratio - 1
 
 
 def kl_k2(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
     """Per-token k2 = 1/2 (log pi_theta - log pi_ref)^2: biased as a value, its gradient is the reverse KL's."""
-    _check(logp=logp, ref_logp=ref_logp)
+    checks.inputs(locals(), logp="float [..., T]", ref_logp="float [..., T]")
     return 0.5 * (logp - ref_logp) ** 2
 
 
 def kl_k3_ratio(logp: torch.Tensor, old_logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
     """Per-token rho k3 with rho = exp(logp - old_logp), not detached: TRL's ``use_bias_correction_kl``."""
-    _check(logp=logp, old_logp=old_logp, ref_logp=ref_logp)
+    checks.inputs(locals(), logp="float [..., T]", old_logp="float [..., T]", ref_logp="float [..., T]")
     return torch.exp(logp - old_logp) * kl_k3(logp, ref_logp)
 
 
@@ -74,10 +59,6 @@ def k1_penalized_rewards(rewards: torch.Tensor, old_logp: torch.Tensor, ref_logp
     The KL as a reward penalty (k1, measured at sampling time, so no gradient flows through it); step 3
     then normalizes these penalized rewards in the group, and the loss has no KL term.
     """
-    _check(mask, old_logp=old_logp, ref_logp=ref_logp)
-    checks.tensor("rewards", rewards, "[..., G]", "float")
-    if rewards.shape != mask.shape[:2]:
-        raise ValueError(f"rewards {tuple(rewards.shape)} must be [B, G] of mask {tuple(mask.shape)}")
-    checks.finite("rewards", rewards)
-    checks.number("kl_coef", kl_coef, low=0)
+    checks.inputs(locals(), rewards="float [B, G]", old_logp="float [B, G, T]", ref_logp="float [B, G, T]",
+                  mask="bool [B, G, T]", kl_coef=">= 0")
     return rewards - kl_coef * torch.where(mask, old_logp - ref_logp, 0.0).sum(-1)

@@ -7,7 +7,8 @@ is averaged over its own tokens (1/|o_i|), so every completion weighs the same, 
 token of a short completion more than a token of a long one. PPO averages its surrogate
 the same way, with no KL term: its KL is in the reward (``ppo/kl_reward.py``).
 
-Deviations from the paper: none. Padding never counts (``masked.completion_mean``).
+Deviations from the paper: none. Padding never counts (``masked.aggregate``, which also
+holds the other averages libraries use: DAPO's and Dr. GRPO's).
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from __future__ import annotations
 import torch
 
 from .. import checks
-from ..masked import completion_mean
+from ..masked import aggregate
 
 
 def grpo_objective(surrogate: torch.Tensor, kl: torch.Tensor, mask: torch.Tensor, kl_coef: float) -> torch.Tensor:
     """J(theta), a scalar, from the per-token surrogate (step 4) and KL (step 5): all [B, G, T]."""
     check_objective_inputs(surrogate, kl, mask, kl_coef)
-    return completion_mean(surrogate - kl_coef * kl, mask).mean()
+    return aggregate(surrogate - kl_coef * kl, mask, "grpo")
 
 
 def check_objective_inputs(surrogate: torch.Tensor, kl: torch.Tensor, mask: torch.Tensor, kl_coef: float) -> None:

@@ -11,13 +11,13 @@ k3 KL of step 5 for the log; what it adds is the critic and GAE:
 """
 
 from ..masked import whiten
-from .critic import Critic, completion_values
+from .critic import ValueModel, completion_values
 from .gae import gae
 from .kl_reward import kl_penalized_rewards
 from .value_loss import clipped_value_loss, explained_variance
 
 __all__ = [
-    "Critic",
+    "ValueModel",
     "completion_values",
     "gae",
     "whiten",

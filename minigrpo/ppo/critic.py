@@ -1,9 +1,12 @@
 """The critic (value model): V(q, o_<t), the expected final reward from the state before token t.
 
 A separate network from the policy, as in InstructGPT-style PPO: a copy of the warm-start
-GPT whose vocabulary head is replaced by a scalar value head. Separate weights mean a
+GPT whose vocabulary head is replaced by a scalar head. Separate weights mean a
 second model's parameters, gradients and optimizer state in memory, and a second forward
 and backward pass per update: the cost GRPO avoids by using the group mean as baseline.
+
+``ValueModel`` is the one GPT-with-a-scalar-head of the project: the lab's learned reward models are the same
+network, read as a logit ("will this be right?") instead of a value.
 """
 
 from __future__ import annotations
@@ -18,20 +21,21 @@ from ..grpo.step1_sampling import Group
 from ..model import GPT, states_before_each_token
 
 
-class Critic(nn.Module):
-    """GPT body + linear value head. ``Critic(cfg)`` is fresh; ``Critic.from_policy(gpt)`` copies a policy."""
+class ValueModel(nn.Module):
+    """GPT body + linear scalar head. ``ValueModel(cfg)`` is fresh; ``ValueModel.from_policy(gpt)`` copies a policy."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
         self.body = GPT(cfg)
-        self.value_head = nn.Linear(cfg.n_embd, 1)
-        # Zero head: every value starts at 0, so the first advantages are plain reward-to-go.
-        nn.init.zeros_(self.value_head.weight)
-        nn.init.zeros_(self.value_head.bias)
+        self.head = nn.Linear(cfg.n_embd, 1)
+        # Zero head: every value starts at 0 (the first advantages are plain reward-to-go), every reward model's
+        # score at sigmoid(0) = 1/2, "don't know", whatever the body computes.
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
 
     @classmethod
-    def from_policy(cls, policy: GPT) -> Critic:
+    def from_policy(cls, policy: GPT) -> ValueModel:
         like = next(policy.parameters())
         critic = cls(policy.cfg).to(device=like.device, dtype=like.dtype)
         critic.body = copy.deepcopy(policy).train()
@@ -39,11 +43,11 @@ class Critic(nn.Module):
         return critic
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """tokens, valid [N, L] -> values [N, L]: the value of each prefix."""
-        return self.value_head(self.body.hidden_states(tokens, valid)).squeeze(-1)
+        """tokens, valid [N, L] -> [N, L]: one number per prefix (a value, or a reward model's logit)."""
+        return self.head(self.body.hidden_states(tokens, valid)).squeeze(-1)
 
 
-def completion_values(critic: Critic, group: Group) -> torch.Tensor:
+def completion_values(critic: ValueModel, group: Group) -> torch.Tensor:
     """V(q, o_{i,<t}) for every completion token, read where the policy's logits are: [B, G, T]."""
     B, G, T = group.completions.shape
     tokens, valid, states = states_before_each_token(

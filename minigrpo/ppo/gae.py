@@ -27,18 +27,8 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
     ``mask`` must be True on a prefix of each row (the completion) and False after it; rewards
     and values must be finite there (padding may hold anything). gamma and lam lie in [0, 1].
     """
-    checks.tensor("rewards", rewards, "[..., T]", "float")
-    checks.tensor("values", values, "[..., T]", "float")
-    checks.tensor("mask", mask, "[..., T]", "bool")
-    if not rewards.shape == values.shape == mask.shape:
-        raise ValueError(f"rewards {tuple(rewards.shape)}, values {tuple(values.shape)} and mask "
-                         f"{tuple(mask.shape)} must match")
-    checks.number("gamma", gamma, low=0, high=1)
-    checks.number("lam", lam, low=0, high=1)
-    if (mask[..., 1:] & ~mask[..., :-1]).any():
-        raise ValueError("mask must be True on a prefix of each row (the completion) and False after it")
-    checks.finite("rewards", rewards, mask)
-    checks.finite("values", values, mask)
+    checks.inputs(locals(), rewards="float [..., T]", values="float [..., T]", mask="bool [..., T] prefix",
+                  gamma="in [0, 1]", lam="in [0, 1]")
     T = mask.shape[-1]
     values = torch.where(mask, values, 0.0)
     next_values = torch.cat([values[..., 1:], torch.zeros_like(values[..., :1])], dim=-1)  # 0 past the end

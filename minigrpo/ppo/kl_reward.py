@@ -29,25 +29,11 @@ def kl_penalized_rewards(
 
     ``ref_logp`` may be None when kl_coef = 0. Padding gets 0.
     """
-    checks.tensor("rewards", rewards, "[B, G]", "float")
-    checks.tensor("old_logp", old_logp, "[B, G, T]", "float")
-    checks.tensor("mask", mask, "[B, G, T]", "bool")
-    if rewards.shape != mask.shape[:2] or old_logp.shape != mask.shape:
-        raise ValueError(f"rewards {tuple(rewards.shape)}, old_logp {tuple(old_logp.shape)} and mask "
-                         f"{tuple(mask.shape)} must be [B, G], [B, G, T], [B, G, T]")
-    checks.number("kl_coef", kl_coef, low=0)
-    checks.finite("rewards", rewards)
-    checks.finite("old_logp", old_logp, mask)  # padding may hold anything: it is selected away
-    if ref_logp is not None:
-        checks.tensor("ref_logp", ref_logp, "[B, G, T]", "float")
-        if ref_logp.shape != mask.shape:
-            raise ValueError(f"ref_logp {tuple(ref_logp.shape)} and mask {tuple(mask.shape)} must match")
-        checks.finite("ref_logp", ref_logp, mask)
+    checks.inputs(locals(), rewards="float [B, G]", old_logp="float [B, G, T]", mask="bool [B, G, T]", kl_coef=">= 0",
+                  ref_logp="float [B, G, T] or None" if kl_coef == 0 else "float [B, G, T]")
     last = mask.sum(-1, keepdim=True) - 1  # index of each completion's last token (its <eos>)
     is_last = torch.arange(mask.shape[-1], device=mask.device) == last
     token_rewards = torch.where(is_last, rewards[..., None], 0.0)
     if kl_coef > 0:
-        if ref_logp is None:
-            raise ValueError("kl_coef > 0 needs ref_logp")
         token_rewards = token_rewards - kl_coef * (old_logp - ref_logp)
     return torch.where(mask, token_rewards, 0.0)

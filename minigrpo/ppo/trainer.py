@@ -12,10 +12,9 @@
             maximize J(theta) = mean of the surrogate, no KL term              (step 6 without step 5)
             regress V on the GAE returns (clipped value loss)                  (the critic learns)
 
-``diff minigrpo/grpo/trainer.py minigrpo/ppo/trainer.py``: the lines that differ are the lesson. Under torchrun,
-the lines tagged ``# distributed:`` split the batch over processes as GRPO's do; here the critic's gradients are
-averaged too, and the whitening's mean and std are the whole batch's. Both losses average per completion, then over
-completions, and every process holds as many completions: the mean of the processes' losses is the whole batch's.
+``diff minigrpo/grpo/trainer.py minigrpo/ppo/trainer.py``: the lines that differ are the lesson. Textbook PPO as
+RLHF uses it (InstructGPT-style, a separate critic); the fast path, torchrun and resuming live in ``minigrpo/lab``,
+whose loop runs this one bit for bit at its default settings.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from torch.nn.utils import clip_grad_norm_
 from tqdm.auto import tqdm
 
 from ..config import PPOConfig
-from ..distributed import World, per_prompt_sampler, whiten_across
 from ..evaluate import greedy_accuracy
 from ..grpo.step1_sampling import group_logprobs, sample_group
 from ..grpo.step2_reward import score_outcomes
@@ -37,66 +35,50 @@ from ..grpo.step5_kl import kl_k3
 from ..masked import completion_mean, whiten
 from ..metrics import clip_fraction, step_metrics
 from ..model import GPT, frozen_copy
-from ..resume import Checkpoints, TrainingState
 from ..rewards import outcome_reward
 from ..task import Problem
-from .critic import Critic, completion_values
+from .critic import ValueModel, completion_values
 from .gae import gae
 from .kl_reward import kl_penalized_rewards
 from .value_loss import clipped_value_loss, critic_metrics
 
 
 def train_ppo(policy: GPT, cfg: PPOConfig, train: list[Problem], test: list[Problem], log=None,
-              progress: bool = True, checkpoints: Checkpoints | None = None, world: World | None = None) -> Critic:
-    """Run ``cfg.steps`` PPO steps on ``policy`` in place; ``log(record)`` gets each step's metrics. Returns V.
-
-    ``checkpoints`` (resume.py) restore a stopped run and save the state to resume from; with or without
-    them, the loop stops at the first non-finite loss or gradient norm. ``world``: the processes of a torchrun
-    (distributed/world.py); only its process 0 evaluates and logs."""
-    world = world or World()
-    log = log if world.main and log else (lambda record: None)
-    checkpoints = checkpoints or Checkpoints()
+              progress: bool = True) -> ValueModel:
+    """Run ``cfg.steps`` PPO steps on ``policy`` in place; ``log(record)`` gets each step's metrics. Returns V."""
+    log = log or (lambda record: None)
     device = next(policy.parameters()).device
     torch.manual_seed(cfg.seed)
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     prompt_rng = random.Random(cfg.seed)
     reference = frozen_copy(policy)  # pi_ref
-    critic = Critic.from_policy(policy)  # V
+    critic = ValueModel.from_policy(policy)  # V
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
     critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=cfg.critic_lr, weight_decay=0.0)
-    state = TrainingState(policy, reference, optimizer, generator, prompt_rng, critic, critic_optimizer)
-    if not checkpoints.resume(state) and world.main:  # --resume: step k's state, as an unstopped run had it
-        log({"step": 0, "test_accuracy": greedy_accuracy(policy, test)["accuracy"]})
-    world.broadcast_state(state)  # distributed: process 0 read the checkpoint; the others start from its state
+    log({"step": 0, "test_accuracy": greedy_accuracy(policy, test)["accuracy"]})
 
-    bar = tqdm(range(state.step + 1, cfg.steps + 1), desc="ppo", disable=not (progress and world.main))
-    for step in bar:
+    for step in tqdm(range(1, cfg.steps + 1), desc="ppo", disable=not progress):
         start = time.perf_counter()
         problems = prompt_rng.sample(train, cfg.prompts_per_step)
-        problems, first = world.shard(problems)  # distributed: this process's 1/R of the prompts
-        sampler = per_prompt_sampler(world, cfg, step, first, len(problems), device)  # distributed: None in one
         with torch.no_grad():  # pi_old <- pi_theta: the sampling log-probs are pi_old's
-            group = sample_group(policy, problems, cfg.group_size, cfg.max_new_tokens, cfg.temperature, generator,
-                                 sampler, cfg.fast)  # 1
+            group = sample_group(policy, problems, cfg.group_size, cfg.max_new_tokens, cfg.temperature, generator)  # 1
             rewards = score_outcomes(outcome_reward, group)  # 2
-            ref_logp = group_logprobs(reference, group, cfg.temperature, cfg.fast)  # for 5
+            ref_logp = group_logprobs(reference, group, cfg.temperature)  # for 5
             token_rewards = kl_penalized_rewards(rewards, group.old_logp, ref_logp, group.mask, cfg.kl_coef)
         values = completion_values(critic, group)  # V(q, o_<t), with gradient: the first critic update reuses it
         old_values = values.detach()  # V_old, as old_logp is pi_old's
         adv, returns = gae(token_rewards, old_values, group.mask, cfg.gamma, cfg.lam)  # instead of 3
-        if cfg.whiten_advantages:  # distributed: under torchrun, the mean and std of every process's advantages
-            adv = whiten_across(world, adv, group.mask) if world.torchrun else whiten(adv, group.mask)
+        adv = whiten(adv, group.mask) if cfg.whiten_advantages else adv
 
         clip_fracs = []
         for inner in range(cfg.num_inner_steps):
-            logp = group_logprobs(policy, group, cfg.temperature, cfg.fast)
+            logp = group_logprobs(policy, group, cfg.temperature)
             ratio = probability_ratio(logp, group.old_logp)  # 4
             surrogate = clipped_surrogate(ratio, adv, cfg.clip_eps)  # 4
             kl = kl_k3(logp, ref_logp)  # 5, for the log only: the KL is in the reward
             objective = completion_mean(surrogate, group.mask).mean()  # 6, without a KL term
             optimizer.zero_grad(set_to_none=True)
             (-objective).backward()
-            world.average_gradients(policy)  # distributed: every process steps with the whole batch's gradient
             grad_norm = clip_grad_norm_(policy.parameters(), cfg.grad_clip)
             optimizer.step()
             clip_fracs.append(clip_fraction(ratio.detach(), adv, surrogate.detach(), group.mask))
@@ -105,17 +87,13 @@ def train_ppo(policy: GPT, cfg: PPOConfig, train: list[Problem], test: list[Prob
             value_loss = clipped_value_loss(values, old_values, returns, group.mask, cfg.value_clip_eps)
             critic_optimizer.zero_grad(set_to_none=True)
             value_loss.backward()
-            world.average_gradients(critic)  # distributed: and so does the critic
             clip_grad_norm_(critic.parameters(), cfg.grad_clip)
             critic_optimizer.step()
 
         record = {"step": step, **step_metrics(rewards, adv, group.mask, kl, clip_fracs, objective, grad_norm,
                                                group.entropy),
                   **critic_metrics(value_loss, old_values, returns, group.mask), "wall_s": time.perf_counter() - start}
-        record = world.mean_metrics(record)  # distributed: each metric averaged over processes
-        if world.main and (step % cfg.eval_every == 0 or step == cfg.steps):
+        if step % cfg.eval_every == 0 or step == cfg.steps:
             record["test_accuracy"] = greedy_accuracy(policy, test)["accuracy"]
         log(record)
-        checkpoints.step_done(record, state)  # stops at a non-finite loss or gradient norm; saves every few steps
-        bar.set_postfix(reward=f"{record['reward_mean']:.2f}", acc=record.get("test_accuracy", "-"))
     return critic

@@ -18,24 +18,12 @@ from .. import checks
 from ..masked import completion_mean
 
 
-def _check(mask: torch.Tensor, **per_token: torch.Tensor) -> None:
-    """Float tensors of exactly mask's shape ([B, G, T], or any [..., T]), finite on its real tokens."""
-    for name, x in per_token.items():
-        checks.tensor(name, x, "[..., T]", "float")
-    checks.tensor("mask", mask, "[..., T]", "bool")
-    if any(x.shape != mask.shape for x in per_token.values()):
-        raise ValueError(f"{', '.join(per_token)} and mask must have the same shape [B, G, T], got "
-                         f"{[tuple(x.shape) for x in per_token.values()]} and {tuple(mask.shape)}")
-    for name, x in per_token.items():
-        checks.finite(name, x, mask)
-
-
 def clipped_value_loss(
     values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor, clip_eps: float
 ) -> torch.Tensor:
     """values, old_values, returns, mask [B, G, T] -> scalar loss."""
-    _check(mask, values=values, old_values=old_values, returns=returns)
-    checks.number("clip_eps", clip_eps, low=0)
+    checks.inputs(locals(), values="float [..., T]", old_values="float [..., T]", returns="float [..., T]",
+                  mask="bool [..., T]", clip_eps=">= 0")
     # padding out before the squares: otherwise its gradient would be 0 * (NaN - R), not 0
     values, old_values, returns = (torch.where(mask, x, 0.0) for x in (values, old_values, returns))
     clipped = old_values + torch.clamp(values - old_values, -clip_eps, clip_eps)
@@ -50,6 +38,6 @@ def critic_metrics(value_loss: torch.Tensor, old_values, returns, mask) -> dict[
 
 def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
     """1 - Var(R - V) / Var(R) over real tokens: 1 is a perfect critic, 0 no better than a constant."""
-    _check(mask, values=values, returns=returns)
+    checks.inputs(locals(), values="float [..., T]", returns="float [..., T]", mask="bool [..., T]")
     residual, target = (returns - values)[mask], returns[mask]
     return (1 - residual.var() / target.var().clamp(min=1e-12)).item()

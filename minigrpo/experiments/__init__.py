@@ -1,9 +1,0 @@
-"""Experiments: the runs behind every number the README and the notebooks cite.
-
-sweep.py      plans of methods x seeds, trained one process at a time, resumably
-results.py    data/results.json (one record per finished run) and the statistics over seeds
-tables.py     the README's tables of results, generated from the results file
-readme.py     every generated block of the README (those tables, the loop diff, the bug zoo), and its update
-cli.py        the sweep and reproduce commands
-reproduce.py  one command that rebuilds data/, the results, the figures, the notebooks and the README's tables
-"""

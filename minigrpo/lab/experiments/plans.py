@@ -1,0 +1,73 @@
+"""The sweep plans, written once: the methods of each plan, and the seeds a reproduction trains of it.
+
+``sweep`` (sweep.py) trains a plan's methods over its seeds, ``reproduce`` (reproduce.py) every plan in
+``schedule()``'s order, the README's compute table (tables.py) prices that schedule, and the Makefile's ``sweep``
+and ``variants`` targets name plans, whose seeds come from here.
+"""
+
+from __future__ import annotations
+
+# plan -> {name: (command, flags)}. A run's name and flags are its key and record in data/results.json; the order is
+# the order runs are trained, seed after seed.
+PLANS = {
+    "credit": {
+        "grpo_outcome": ("grpo", []),
+        "grpo_process": ("grpo", ["--supervision", "process"]),
+        "ppo": ("ppo", []),
+        "vineppo": ("grpo", ["--supervision", "monte_carlo"]),
+        "grpo_process_mean": ("grpo", ["--supervision", "process", "--process-scale", "mean"]),
+    },
+    "step_label_noise": {
+        f"grpo_process_noise{p}": ("grpo", ["--supervision", "process", "--step-label-noise", str(p)])
+        for p in (0.1, 0.2, 0.3)
+    },
+    # GRPO on learned reward models; the verifiers they stand in for are the credit plan's grpo_outcome and
+    # grpo_process, a verifier that errs is step_label_noise's. {data} is the data folder of the sweep.
+    "reward_models": {
+        "grpo_orm": ("grpo", ["--reward-model", "{data}/orm.pt"]),
+        "grpo_prm": ("grpo", ["--supervision", "process", "--reward-model", "{data}/prm.pt"]),
+    },
+    # the paper's k3 is the credit plan's grpo_outcome
+    "kl_estimators": {f"kl_{name}": ("grpo", ["--kl-estimator", name]) for name in ("k2", "k3_ratio", "k1_reward")},
+    # what a run learns without the task's signal (Shao et al. 2025, "Spurious Rewards"): a coin flip for a reward,
+    # and a reward for the format only, which the warm start already nearly always gets right
+    "controls": {
+        "random_reward": ("grpo", ["--random-reward", "0.5"]),
+        "format_only": ("grpo", ["--reward-weights", "format=1"]),
+    },
+    # the README's variants table: 150 steps each from the same warm start
+    "variants": {name: ("grpo", ["--steps", "150", "--eval-every", "50", *flags]) for name, flags in {
+        "grpo": [],
+        "dapo": ["--aggregation", "dapo"],
+        "dr_grpo": ["--aggregation", "dr_grpo", "--adv-scale", "none"],
+        "batch_std": ["--adv-scale", "batch"],
+        "rloo": ["--baseline", "leave_one_out"],
+        "grpo_mu2": ["--num-inner-steps", "2"],
+        "clip_higher_mu2": ["--num-inner-steps", "2", "--clip-eps-high", "0.28"],
+        "gspo_mu2": ["--num-inner-steps", "2", "--ratio-level", "sequence", "--clip-eps", "0.02"],
+        "sum3": ["--reward-weights", "correct=1,format=0.5,length=0.5"],
+        "gdpo3": ["--reward-weights", "correct=1,format=0.5,length=0.5", "--multi-reward-norm", "gdpo"],
+        "iterative": ["--ref-reset-every", "50"],
+    }.items()},
+}
+
+# plan -> the RL seeds a reproduction trains (and ``sweep PLAN`` without --seeds): the Results' runs over 5 seeds,
+# the variants table's over 3, the rest one seed each. Listed in the order a round trains them.
+SEEDS = {
+    "credit": [0, 1, 2, 3, 4],
+    "reward_models": [0, 1, 2, 3, 4],
+    "controls": [0, 1, 2, 3, 4],
+    "kl_estimators": [0],
+    "step_label_noise": [0],
+    "variants": [0, 1, 2],
+}
+
+# reproduce trains seed 0 of every plan first, then seeds 1 and 2, then 3 and 4: a reproduction stopped early still
+# covers every table
+ROUNDS = ([0], [1, 2], [3, 4])
+
+
+def schedule() -> list[tuple[str, list[int]]]:
+    """(plan, seeds) in the order a reproduction trains them: ``SEEDS`` cut into ``ROUNDS``."""
+    return [(plan, [s for s in seeds if s in round_]) for round_ in ROUNDS for plan, seeds in SEEDS.items()
+            if any(s in round_ for s in seeds)]

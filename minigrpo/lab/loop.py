@@ -1,0 +1,267 @@
+"""The lab's loop: the paper's GRPO and PPO loops, with every switch of the lab resolved once, before the first step.
+
+``recipe(cfg, ...)`` reads the config and returns the function each step calls: the paper's (``minigrpo/grpo``,
+``minigrpo/ppo``) where the config keeps its default, a variant's (``lab/variants``), a learned reward model's
+(``lab/reward_models``), the fast path's or torchrun's (``lab/scale``) where it does not. The loop then runs those
+functions in the paper's order and never asks the config again. At the default settings every function is the
+paper's and the loop is ``grpo/trainer.py`` (or ``ppo/trainer.py``) bit for bit: tests/test_lab_loop.py holds the
+two to the same metrics and weights. What the loop adds to the paper's: resuming (``lab/runs.py``), stopping at a
+non-finite loss, and torchrun (``lab/scale/world.py``: in one process its collective operations do nothing).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+from torch.nn.utils import clip_grad_norm_
+from tqdm.auto import tqdm
+
+from ..evaluate import greedy_accuracy
+from ..grpo import step1_sampling
+from ..grpo.step2_reward import score_outcomes, score_steps
+from ..grpo.step3_group_norm import broadcast_to_tokens, group_advantages
+from ..grpo.step3_process_advantages import process_advantages
+from ..grpo.step4_ratio_clip import clipped_surrogate, probability_ratio
+from ..grpo.step5_kl import kl_k3
+from ..grpo.step6_objective import grpo_objective
+from ..masked import aggregate, whiten
+from ..metrics import clip_fraction, step_metrics
+from ..model import GPT, frozen_copy
+from ..ppo.critic import ValueModel, completion_values
+from ..ppo.gae import gae
+from ..ppo.kl_reward import kl_penalized_rewards
+from ..ppo.value_loss import clipped_value_loss, critic_metrics
+from ..rewards import outcome_reward, step_rewards
+from ..task import Problem
+from .config import LabGRPOConfig, LabPPOConfig
+from .reward_models.scores import model_outcome_scores, model_step_scores
+from .runs import Checkpoints, TrainingState
+from .scale import World, fast, local_counts, per_prompt_sampler
+from .variants import credit, variants
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What each step of the loop calls, resolved from the config once."""
+
+    sample: Callable  # (policy, problems, generator, sampler) -> Group                                 step 1
+    logprobs: Callable  # (model, group) -> log-probs [B, G, T]
+    advantages: Callable  # (policy, group, rewards, ref_logp, generator) -> (what was maximized, adv [B, G, T])  2-3
+    ratio: Callable  # (logp, group) -> [B, G, T]                                                       step 4
+    surrogate: Callable  # (ratio, adv) -> [B, G, T]                                                    step 4
+    objective: Callable  # (surrogate, kl, logp, group, ref_logp) -> J                                 steps 5-6
+    resets_reference: Callable  # step -> True where Algorithm 1 starts an iteration: pi_ref <- pi_theta
+    metrics: Callable  # (group, scores) -> the switches' own numbers for the step's record
+
+
+def recipe(cfg: LabGRPOConfig | LabPPOConfig, world: World, reward_model: ValueModel | None = None,
+           critic: Critic | None = None) -> Recipe:
+    """Resolve every switch of ``cfg`` into the function its step calls (PPO: ``critic`` gives the advantages)."""
+    sample = fast.sample_group if cfg.fast else step1_sampling.sample_group
+    logprobs = fast.group_logprobs if cfg.fast else step1_sampling.group_logprobs
+    if critic is not None:
+        return Recipe(
+            sample=partial(_sample, sample, cfg), logprobs=partial(_logprobs, logprobs, cfg.temperature),
+            advantages=critic.advantages, ratio=_token_ratio, surrogate=partial(_paper_surrogate, cfg.clip_eps),
+            objective=_ppo_objective, resets_reference=partial(_iteration_starts, 0), metrics=critic.metrics)
+    return Recipe(
+        sample=partial(_sample, sample, cfg), logprobs=partial(_logprobs, logprobs, cfg.temperature),
+        advantages=_grpo_advantages(cfg, world, reward_model),
+        ratio=_sequence_ratio if cfg.ratio_level == "sequence" else _token_ratio,
+        surrogate=(partial(variants.clip_higher_surrogate, clip_eps=cfg.clip_eps, clip_eps_high=cfg.clip_eps_high)
+                   if cfg.clip_eps_high else partial(_paper_surrogate, cfg.clip_eps)),
+        objective=(partial(_paper_objective, cfg.kl_coef)
+                   if (cfg.kl_estimator, cfg.aggregation, world.torchrun) == ("k3", "grpo", False)
+                   else partial(_variant_objective, cfg, world)),
+        resets_reference=partial(_iteration_starts, cfg.ref_reset_every),
+        metrics=partial(_grpo_metrics, cfg, reward_model is not None))
+
+
+def _sample(sample, cfg, policy, problems, generator, sampler):
+    return sample(policy, problems, cfg.group_size, cfg.max_new_tokens, cfg.temperature, generator, sampler)
+
+
+def _logprobs(logprobs, temperature, model, group):
+    return logprobs(model, group, temperature)
+
+
+def _iteration_starts(every, step):
+    return every > 0 and (step - 1) % every == 0
+
+
+def _token_ratio(logp, group):
+    return probability_ratio(logp, group.old_logp)
+
+
+def _sequence_ratio(logp, group):
+    return variants.sequence_ratio(logp, group.old_logp, group.mask)
+
+
+def _paper_surrogate(clip_eps, ratio, adv):
+    return clipped_surrogate(ratio, adv, clip_eps)
+
+
+def _paper_objective(kl_coef, surrogate, kl, logp, group, ref_logp):
+    return grpo_objective(surrogate, kl, group.mask, kl_coef)
+
+
+def _ppo_objective(surrogate, kl, logp, group, ref_logp):
+    return aggregate(surrogate, group.mask)  # no KL term: PPO's KL is in its reward
+
+
+def _variant_objective(cfg, world, surrogate, kl, logp, group, ref_logp):
+    counts = world.sum(local_counts(group.mask)).tolist() if world.torchrun else None  # the whole batch's
+    return variants.objective(surrogate, logp, group.old_logp, ref_logp, group.mask, cfg, counts, world.size)
+
+
+def _grpo_advantages(cfg: LabGRPOConfig, world: World, reward_model: ValueModel | None) -> Callable:
+    """Steps 2-3 under the switches: (policy, group, rewards, ref_logp, generator) -> (scores, adv [B, G, T]).
+
+    ``scores``: what GRPO maximized (the verifier's rewards, unless a learned model or the random control scores)."""
+    if cfg.supervision == "monte_carlo":  # VinePPO: A = change of a sampled value across each step
+        def advantages(policy, group, rewards, ref_logp, generator):
+            adv = credit.monte_carlo_step_advantages(policy, group, rewards, cfg.mc_samples, cfg.max_new_tokens,
+                                                     cfg.temperature, generator)
+            return rewards, whiten(adv, group.mask, center=False)  # one scale for the batch; a 0 stays 0
+    elif cfg.supervision == "process":
+        def advantages(policy, group, rewards, ref_logp, generator):
+            step_r, step_ends, step_mask = score_steps(step_rewards, group)  # 2, per step
+            scores = rewards
+            if reward_model is not None:  # each step scored by a learned PRM
+                step_r = model_step_scores(reward_model, group, step_ends, step_mask)
+                scores = step_r[step_mask]
+            if cfg.step_label_noise:  # a step verifier that errs
+                step_r = credit.flip_step_labels(step_r, step_mask, cfg.step_label_noise, generator)
+            adv = process_advantages(step_r, step_ends, step_mask, group.mask.shape[-1], cfg.adv_eps)  # 3, process
+            return scores, credit.mean_over_steps(adv, step_mask) if cfg.process_scale == "mean" else adv
+    else:
+        paper_step3 = (cfg.baseline, cfg.adv_scale, cfg.multi_reward_norm, cfg.reward_weights,
+                       cfg.kl_estimator == "k1_reward") == ("mean", "group", "sum", {"correct": 1.0}, False)
+
+        def advantages(policy, group, rewards, ref_logp, generator):
+            scores = rewards
+            if reward_model is not None:  # r_i from a learned ORM
+                scores = model_outcome_scores(reward_model, group)
+            if cfg.random_reward:  # the control: r_i drawn at random whatever o_i says
+                scores = variants.random_rewards(rewards, cfg.random_reward, generator)
+            adv = (group_advantages(scores, cfg.adv_eps) if paper_step3  # 3
+                   else variants.advantages(group, scores, cfg, ref_logp, world.std))
+            return scores, broadcast_to_tokens(adv, group.mask)  # 3: A_{i,t} = A_i
+    return torch.no_grad()(advantages)
+
+
+def _grpo_metrics(cfg: LabGRPOConfig, learned: bool, group, scores) -> dict[str, float]:
+    record = variants.reward_component_means(group, cfg)
+    if learned:  # what GRPO maximized, next to the verifier's reward_mean: the gap is reward hacking
+        record["learned_reward_mean"] = scores.mean().item()
+    return record
+
+
+class Critic:
+    """PPO's critic side of the loop (``ppo/trainer.py``'s lines that GRPO does not have): V, its optimizer, the
+    advantages by GAE and the value update after each policy update."""
+
+    def __init__(self, policy: GPT, cfg: LabPPOConfig, world: World):
+        self.cfg, self.world = cfg, world
+        self.model = ValueModel.from_policy(policy)  # V
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.critic_lr, weight_decay=0.0)
+
+    def advantages(self, policy, group, rewards, ref_logp, generator):
+        with torch.no_grad():
+            token_rewards = kl_penalized_rewards(rewards, group.old_logp, ref_logp, group.mask, self.cfg.kl_coef)
+        self.mask = group.mask
+        self.values = completion_values(self.model, group)  # with gradient: the first critic update reuses it
+        self.old_values = self.values.detach()  # V_old, as old_logp is pi_old's
+        adv, self.returns = gae(token_rewards, self.old_values, group.mask, self.cfg.gamma, self.cfg.lam)
+        if self.cfg.whiten_advantages:  # over every process's tokens under torchrun
+            adv = whiten(adv, group.mask, mean_std=self.world.mean_std if self.world.torchrun else None)
+        return rewards, adv
+
+    def update(self, group, inner: int) -> None:
+        if inner > 0:
+            self.values = completion_values(self.model, group)
+        self.value_loss = clipped_value_loss(self.values, self.old_values, self.returns, group.mask,
+                                             self.cfg.value_clip_eps)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.value_loss.backward()
+        self.world.average_gradients(self.model)
+        clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+
+    def metrics(self, group, scores) -> dict[str, float]:
+        return critic_metrics(self.value_loss, self.old_values, self.returns, self.mask)
+
+
+def train(policy: GPT, cfg: LabGRPOConfig | LabPPOConfig, train: list[Problem], test: list[Problem], log=None,
+          progress: bool = True, checkpoints: Checkpoints | None = None, reward_model: ValueModel | None = None,
+          world: World | None = None) -> ValueModel | None:
+    """Run ``cfg.steps`` steps of GRPO (``LabGRPOConfig``) or PPO (``LabPPOConfig``) on ``policy`` in place; returns
+    PPO's critic V (None for GRPO). ``log(record)`` gets each step's metrics (process 0 only under torchrun).
+
+    ``checkpoints`` (runs.py) restore a stopped run and save the state to resume from; with or without them, the
+    loop stops at the first non-finite loss or gradient norm. ``reward_model`` (loaded from ``cfg.reward_model``)
+    scores instead of the verifier, whose rewards are still logged. ``world``: the processes of a torchrun."""
+    world = world or World()
+    world.check(cfg)
+    log = log if world.main and log else (lambda record: None)
+    checkpoints = checkpoints or Checkpoints()
+    device = next(policy.parameters()).device
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    prompt_rng = random.Random(cfg.seed)
+    reference = frozen_copy(policy)  # pi_ref
+    critic = Critic(policy, cfg, world) if isinstance(cfg, LabPPOConfig) else None
+    steps = recipe(cfg, world, reward_model, critic)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
+    state = TrainingState(policy, reference, optimizer, generator, prompt_rng)
+    if critic is not None:
+        state.critic, state.critic_optimizer = critic.model, critic.optimizer
+    if not checkpoints.resume(state) and world.main:  # --resume: step k's state, as an unstopped run had it
+        log({"step": 0, "test_accuracy": greedy_accuracy(policy, test)["accuracy"]})
+    world.broadcast_state(state)  # process 0 read the checkpoint; the others start from its state
+
+    name = "grpo" if critic is None else "ppo"
+    bar = tqdm(range(state.step + 1, cfg.steps + 1), desc=name, disable=not (progress and world.main))
+    for step in bar:
+        if steps.resets_reference(step):  # a new iteration of Algorithm 1: pi_ref <- pi_theta
+            reference.load_state_dict(policy.state_dict())
+        start = time.perf_counter()
+        problems, first = world.shard(prompt_rng.sample(train, cfg.prompts_per_step))  # this process's 1/R
+        sampler = per_prompt_sampler(world, cfg, step, first, len(problems), device)  # None in one process
+        with torch.no_grad():  # pi_old <- pi_theta: the sampling log-probs are pi_old's
+            group = steps.sample(policy, problems, generator, sampler)  # 1
+            rewards = score_outcomes(outcome_reward, group)  # 2
+            ref_logp = steps.logprobs(reference, group)  # for 5
+        scores, adv = steps.advantages(policy, group, rewards, ref_logp, generator)  # 2-3 (PPO: critic and GAE)
+
+        clip_fracs = []
+        for inner in range(cfg.num_inner_steps):
+            logp = steps.logprobs(policy, group)
+            ratio = steps.ratio(logp, group)  # 4
+            surrogate = steps.surrogate(ratio, adv)  # 4
+            kl = kl_k3(logp, ref_logp)  # 5
+            objective = steps.objective(surrogate, kl, logp, group, ref_logp)  # 6
+            optimizer.zero_grad(set_to_none=True)
+            (-objective).backward()
+            world.average_gradients(policy)  # every process steps with the whole batch's gradient
+            grad_norm = clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+            optimizer.step()
+            clip_fracs.append(clip_fraction(ratio.detach(), adv, surrogate.detach(), group.mask))
+            if critic is not None:
+                critic.update(group, inner)  # the value loss, after the policy's update
+
+        record = {"step": step, **step_metrics(rewards, adv, group.mask, kl, clip_fracs, objective, grad_norm,
+                                               group.entropy), **steps.metrics(group, scores),
+                  "wall_s": time.perf_counter() - start}
+        record = world.mean_metrics(record)  # each metric averaged over processes
+        if world.main and (step % cfg.eval_every == 0 or step == cfg.steps):
+            record["test_accuracy"] = greedy_accuracy(policy, test)["accuracy"]
+        log(record)
+        checkpoints.step_done(record, state)  # stops at a non-finite loss or gradient norm; saves every few steps
+        bar.set_postfix(reward=f"{record['reward_mean']:.2f}", acc=record.get("test_accuracy", "-"))
+    return critic.model if critic else None
