@@ -66,7 +66,7 @@ class TaskConfig:
     seed: int = option(0, "seed of the random problems")
 
     def __post_init__(self):
-        check(2 <= self.num_operands <= 6, f"num_operands must be in [2, 6], got {self.num_operands}")
+        check(2 <= self.num_operands <= 8, f"num_operands must be in [2, 8], got {self.num_operands}")
         check(1 <= self.digits <= 4, f"digits must be in [1, 4], got {self.digits}")
         check(len(self.operators) > 0 and set(self.operators) <= set("+-*"),
                f"operators must be a non-empty subset of '+-*', got {self.operators!r}")

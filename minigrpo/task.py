@@ -26,9 +26,9 @@ from .checks import excerpt
 from .config import TaskConfig
 
 # A number is 1 to MAX_DIGITS ASCII digits. [0-9], not \d: \d also matches Arabic-Indic and full-width
-# digits, which int() reads. 24 is the most an answer of TaskConfig's largest problem has (9999**6 < 10**24);
+# digits, which int() reads. 32 is the most an answer of TaskConfig's largest problem has (9999**8 < 10**32);
 # a longer number does not parse (so scores 0), instead of reaching int()'s 4300-digit limit.
-MAX_DIGITS = 24
+MAX_DIGITS = 32
 _NUMBER = f"[0-9]{{1,{MAX_DIGITS}}}"
 STEP_RE = re.compile(rf"(-?{_NUMBER})([+\-*])({_NUMBER})=(-?{_NUMBER});")
 ANSWER_RE = re.compile(rf"#(-?{_NUMBER})")

@@ -445,7 +445,7 @@ def test_a_number_longer_than_max_digits_is_wrong_not_an_error():
 
 
 def test_max_digits_covers_the_largest_problem_the_config_allows():
-    largest = Problem((9999,) * 6, ("*",) * 5)  # TaskConfig: at most 6 operands of 4 digits
+    largest = Problem((9999,) * 8, ("*",) * 7)  # TaskConfig: at most 8 operands of 4 digits
     assert len(str(largest.answer)) <= MAX_DIGITS
     assert outcome_reward(largest, largest.solution) == format_reward(largest, largest.solution) == 1.0
     assert all(s.reward == 1.0 for s in step_rewards(largest, largest.solution))

@@ -84,3 +84,58 @@ def test_a_file_that_is_not_a_results_file_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="a list of records, each with a plan, a method and a seed"):
         results.load(path)
     assert results.load(tmp_path / "missing.json") == [] and results.plan_runs("a", tmp_path / "missing.json") == {}
+
+
+@pytest.mark.parametrize("t, df", [(0.5, 1), (2.0, 3), (2.776, 4), (1.3, 7.5), (4.0, 12)])
+def test_t_tail_is_the_upper_tail_of_students_t(t, df):
+    """Against the density integrated on a fine grid in numpy (trapezoid), a computation that shares no code."""
+    grid = np.linspace(0.0, t, 400_001)
+    density = (math.gamma((df + 1) / 2) / (math.sqrt(df * math.pi) * math.gamma(df / 2))
+               * (1 + grid ** 2 / df) ** (-(df + 1) / 2))
+    assert results.t_tail(t, df) == pytest.approx(0.5 - float(np.trapezoid(density, grid)), abs=1e-8)
+
+
+def test_welch_p_is_the_two_sided_tail_of_welchs_t():
+    xs, ys = [0.61, 0.62, 0.60, 0.64, 0.61], [0.63, 0.63, 0.65, 0.64, 0.66]
+    vx, vy = np.var(xs, ddof=1) / 5, np.var(ys, ddof=1) / 5
+    t = (np.mean(xs) - np.mean(ys)) / math.sqrt(vx + vy)
+    df = (vx + vy) ** 2 / (vx ** 2 / 4 + vy ** 2 / 4)
+    assert results.welch_p(xs, ys) == pytest.approx(2 * results.t_tail(abs(t), df), rel=1e-12)
+    # at the edge of Welch's 95% interval the p-value is 0.05 (the interval rounds df down: slightly conservative)
+    difference, half = results.difference_interval(xs, ys)
+    assert (abs(difference) > half) == (results.welch_p(xs, ys) < 0.05)
+    assert results.welch_p([0.5, 0.5], [0.5, 0.5]) == 1.0 and results.welch_p([0.5, 0.5], [0.6, 0.6]) == 0.0
+    assert math.isnan(results.welch_p([0.5], [0.5, 0.6]))
+
+
+def test_holm_by_hand():
+    # sorted: 0.005 x4 = 0.02, 0.01 x3 = 0.03, 0.03 x2 = 0.06, 0.04 x1 = 0.04 -> raised to 0.06 (monotone)
+    adjusted = results.holm([0.01, 0.04, 0.03, float("nan"), 0.005])
+    assert adjusted[:3] + adjusted[4:] == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert math.isnan(adjusted[3])
+    assert results.holm([0.9, 0.8]) == [1.0, 1.0]  # capped at 1
+
+
+def speed_record(accuracies, lengths=(20.0, 30.0, 30.0, 40.0), window=50, wall_per_eval=10.0):
+    """A record with evaluations every 50 steps and its series in windows of 50 steps, B = 2 prompts x G = 4."""
+    steps = [50 * (i + 1) for i in range(len(lengths))]
+    return {"config": {"grpo": {"prompts_per_step": 2, "group_size": 4}},
+            "accuracy": [{"step": 0, "accuracy": 0.4, "wall_s": 0.0}] + [
+                {"step": s, "accuracy": a, "wall_s": wall_per_eval * (i + 1)}
+                for i, (s, a) in enumerate(zip(steps, accuracies))],
+            "series": {"step": steps, "completion_len": list(lengths)}}
+
+
+def test_learning_speed_by_hand():
+    speed = results.learning_speed(speed_record([0.45, 0.52, 0.61, 0.58]), start=0.40)
+    assert speed["auc"] == pytest.approx((0.45 + 0.52 + 0.61 + 0.58) / 4)  # step 0 is not counted
+    # +10 points: 0.50, first reached at step 100; tokens 20 x 50 x 8 + 30 x 50 x 8; 20 seconds of training
+    assert speed["+10"] == {"steps": 100, "tokens": 20 * 50 * 8 + 30 * 50 * 8, "seconds": 20.0}
+    # +20 points: 0.60, at step 150 (the later dip does not matter: the first time counts)
+    assert speed["+20"] == {"steps": 150, "tokens": (20 + 30 + 30) * 50 * 8, "seconds": 30.0}
+
+
+def test_a_run_that_never_reaches_a_target_gets_no_number():
+    speed = results.learning_speed(speed_record([0.45, 0.46, 0.47, 0.48]), start=0.40)
+    assert speed["+10"] == {"steps": None, "tokens": None, "seconds": None}
+    assert speed["+20"] == {"steps": None, "tokens": None, "seconds": None}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..config import ModelConfig, TaskConfig, WarmupConfig, default_of
 from .config import QUICK, BenchConfig, LabGRPOConfig, LabPPOConfig, RewardModelConfig
-from .experiments.plans import PLANS, SEEDS
+from .experiments.plans import PLANS, SEEDS, task_of
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"  # task.DATA_DIR: --help imports no task.py, which loads torch
 DEFAULT_INIT = DATA_DIR / "warmstart.pt"
@@ -221,7 +221,7 @@ def cmd_sweep(args) -> None:
         raise ValueError(f"--methods names methods of one plan; got {len(args.plans)} plans: {' '.join(args.plans)}")
     for plan in args.plans:
         run_plan(plan, args.seeds or SEEDS[plan], Path(args.runs) / plan, out, args.extra.split(), args.methods,
-                 args.data)
+                 Path(args.data) / task_of(plan).folder)
     print(json.dumps({"results": str(out)}))
 
 
@@ -317,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "in this order (default: all); with one plan only")
     p.add_argument("--runs", default="runs/sweeps", help="folder of the run folders (<plan>/<name>/seed<N>)")
     p.add_argument("--data", default="data", help="folder of the splits, warmstart.pt every run starts from, and the "
-                   "reward models (default: data)")
+                   "reward models; a plan of a longer task reads its subfolder (data/steps5, ...) (default: data)")
     p.add_argument("--out", help="the results file each finished run's record goes into (default: data/results.json "
                    "of the package's checkout)")
     p.add_argument("--extra", default="", help="flags added to every run, e.g. '--steps 20' for a smoke test")

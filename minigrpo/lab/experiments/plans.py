@@ -7,6 +7,8 @@ and ``variants`` targets name plans, whose seeds come from here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # plan -> {name: (command, flags)}. A run's name and flags are its key and record in data/results.json; the order is
 # the order runs are trained, seed after seed.
 PLANS = {
@@ -51,6 +53,33 @@ PLANS = {
     }.items()},
 }
 
+# The difficulty axis: the credit plan's methods on longer chains, 5 and 7 steps instead of 3. Each task has its
+# folder under data/ (its splits, ``python -m minigrpo data --num-operands 6 --out data/steps5``, and its warm
+# start, made by ``warmup`` with the default recipe in a longer block); a completion may be as long as the task's
+# longest worked solution plus 2 tokens, as the default task's 32 are.
+@dataclass(frozen=True)
+class Task:
+    folder: str  # under data/; "" is data/ itself
+    num_operands: int
+    max_new_tokens: int
+    block_size: int
+
+
+TASKS = {"steps3": Task("", 4, 32, 64), "steps5": Task("steps5", 6, 52, 96), "steps7": Task("steps7", 8, 72, 96)}
+PLAN_TASKS = {"credit_steps5": "steps5", "credit_steps7": "steps7"}  # every other plan trains on steps3
+# These sweeps run the fast path, whose tokens, log-probs and gradients are the default path's to float rounding
+# (tests/test_fast.py); each record's config says which path trained it.
+for plan, name in PLAN_TASKS.items():
+    PLANS[plan] = {method: (command, [*flags, "--max-new-tokens", str(TASKS[name].max_new_tokens), "--fast"])
+                   for method, (command, flags) in PLANS["credit"].items()
+                   if method in ("grpo_outcome", "grpo_process", "vineppo")}
+
+
+def task_of(plan: str) -> Task:
+    """The task a plan trains on."""
+    return TASKS[PLAN_TASKS.get(plan, "steps3")]
+
+
 # plan -> the RL seeds a reproduction trains (and ``sweep PLAN`` without --seeds): the Results' runs over 5 seeds,
 # the variants table's over 3, the rest one seed each. Listed in the order a round trains them.
 SEEDS = {
@@ -60,6 +89,8 @@ SEEDS = {
     "kl_estimators": [0],
     "step_label_noise": [0],
     "variants": [0, 1, 2],
+    "credit_steps5": [0, 1, 2, 3, 4],
+    "credit_steps7": [0, 1, 2, 3, 4],
 }
 
 # reproduce trains seed 0 of every plan first, then seeds 1 and 2, then 3 and 4: a reproduction stopped early still

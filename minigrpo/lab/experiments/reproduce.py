@@ -34,7 +34,7 @@ from pathlib import Path
 from ...task import DATA_DIR
 from . import readme, tables
 from . import results as res
-from .plans import schedule
+from .plans import TASKS, schedule, task_of
 from .readme import ROOT
 from .sweep import cpu_name, final_eval, run_plan, summarize
 
@@ -87,34 +87,43 @@ class Reproduction:
         self.log = self.work / "reproduce.json"  # each stage's seconds, and what the warm start compared to
 
     def splits(self) -> None:
-        minigrpo("data", "--out", str(self.data), *self.sizes.data)
+        for task in TASKS.values():
+            minigrpo("data", "--num-operands", str(task.num_operands), "--out", str(self.data / task.folder),
+                     *self.sizes.data)
 
     def warm_start(self) -> None:
-        run = self.work / "warmup"
-        if (run / "policy.pt").exists():  # made by an earlier sitting, which compared it with what it replaced
-            print("warm start: made by an earlier sitting of this reproduction (its comparison: reproduce.json)",
-                  flush=True)
-        else:
-            shipped = sha256(self.data / "warmstart.pt")
-            start = time.perf_counter()
-            minigrpo("warmup", "--data", str(self.data), "--out", str(run), "--overwrite", *self.sizes.warmup)
-            (run / "wall_s").write_text(f"{time.perf_counter() - start:.2f}\n")
-            new = sha256(run / "policy.pt")
-            if shipped is None:
-                print("warm start: a new one (none was there to compare with)", flush=True)
-            elif shipped == new:
-                print("warm start: bit for bit the same as the one it replaces", flush=True)
-            else:
-                print("warm start: DIFFERENT from the one it replaces (another kind of CPU, or another number of "
-                      "threads, rounds differently: README, Results); every run below is trained from the new one",
+        """Each task's warm start, by the same recipe; the default task's is the one every default run starts from."""
+        records = {}
+        for name, task in TASKS.items():
+            method = "warmup" if not task.folder else f"warmup_{name}"
+            run, data = self.work / method, self.data / task.folder
+            if (run / "policy.pt").exists():  # made by an earlier sitting, which compared it with what it replaced
+                print(f"{method}: made by an earlier sitting of this reproduction (its comparison: reproduce.json)",
                       flush=True)
-            self.note("warm_start", {"replaced_sha256": shipped, "sha256": new, "bit_for_bit": shipped == new})
-        shutil.copyfile(run / "policy.pt", self.data / "warmstart.pt")
-        record = {"plan": "warm_start", "method": "warmup", "seed": 0, "command": "warmup", "flags": [],
-                  **summarize(run), "wall_s": float((run / "wall_s").read_text()),
-                  "sha256": sha256(run / "policy.pt"),
-                  "final_eval": final_eval(self.data / "warmstart.pt", self.data, run / "eval.json")}
-        res.store("warm_start", {"warmup": {"0": record}}, self.results)
+            else:
+                shipped = sha256(data / "warmstart.pt")
+                start = time.perf_counter()
+                minigrpo("warmup", "--data", str(data), "--block-size", str(task.block_size), "--out", str(run),
+                         "--overwrite", *self.sizes.warmup)
+                (run / "wall_s").write_text(f"{time.perf_counter() - start:.2f}\n")
+                new = sha256(run / "policy.pt")
+                if shipped is None:
+                    print(f"{method}: a new one (none was there to compare with)", flush=True)
+                elif shipped == new:
+                    print(f"{method}: bit for bit the same as the one it replaces", flush=True)
+                else:
+                    print(f"{method}: DIFFERENT from the one it replaces (another kind of CPU, or another number of "
+                          "threads, rounds differently: README, Results); every run below is trained from the new one",
+                          flush=True)
+                self.note(method if task.folder else "warm_start",
+                          {"replaced_sha256": shipped, "sha256": new, "bit_for_bit": shipped == new})
+            shutil.copyfile(run / "policy.pt", data / "warmstart.pt")
+            records[method] = {"0": {"plan": "warm_start", "method": method, "seed": 0, "command": "warmup",
+                                     "flags": ["--block-size", str(task.block_size)] if task.folder else [],
+                                     **summarize(run), "wall_s": float((run / "wall_s").read_text()),
+                                     "sha256": sha256(run / "policy.pt"),
+                                     "final_eval": final_eval(data / "warmstart.pt", data, run / "eval.json")}}
+        res.store("warm_start", records, self.results)
 
     def reward_models(self) -> None:
         for kind, name in (("outcome", "orm"), ("process", "prm")):
@@ -131,7 +140,8 @@ class Reproduction:
         for plan, seeds in schedule():
             seeds = [s for s in seeds if s < self.sizes.seeds]
             if seeds:
-                run_plan(plan, seeds, self.work / "sweeps" / plan, self.results, self.sizes.runs, data=self.data)
+                run_plan(plan, seeds, self.work / "sweeps" / plan, self.results, self.sizes.runs,
+                         data=self.data / task_of(plan).folder)
         if not self.quick:
             shutil.copyfile(self.results, res.RESULTS)
 

@@ -103,6 +103,70 @@ def difference_interval(xs: list[float], ys: list[float]) -> tuple[float, float]
     return difference, t975(df) * math.sqrt(vx + vy)
 
 
+def welch_p(xs: list[float], ys: list[float]) -> float:
+    """Two-sided p-value of Welch's t test of mean(xs) = mean(ys): 2 P(T_df > |t|), t = (mean x - mean y) / se, with
+    ``difference_interval``'s se and degrees of freedom; nan when either side has one value, 1 when neither varies
+    and the means agree, 0 when neither varies and they differ."""
+    if len(xs) < 2 or len(ys) < 2:
+        return float("nan")
+    difference = statistics.mean(xs) - statistics.mean(ys)
+    vx, vy = statistics.variance(xs) / len(xs), statistics.variance(ys) / len(ys)
+    if vx + vy == 0:
+        return 1.0 if difference == 0 else 0.0
+    df = (vx + vy) ** 2 / (vx ** 2 / (len(xs) - 1) + vy ** 2 / (len(ys) - 1))
+    return 2 * t_tail(abs(difference) / math.sqrt(vx + vy), df)
+
+
+def t_tail(t: float, df: float, intervals: int = 4000) -> float:
+    """P(T > t) for Student's t with ``df`` degrees of freedom, t >= 0: 1/2 minus the density's integral from 0 to
+    t (Simpson's rule on ``intervals`` pieces; the density is smooth, so this is exact to ~1e-10 at these sizes)."""
+    log_c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+    density = lambda x: math.exp(log_c - (df + 1) / 2 * math.log1p(x * x / df))  # noqa: E731
+    h = t / intervals
+    inner = sum((4 if i % 2 else 2) * density(i * h) for i in range(1, intervals))
+    return max(0.5 - h / 3 * (density(0.0) + inner + density(t)), 0.0)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values, in their order: the k-th smallest p is multiplied by
+    (m - k + 1), and each adjusted p is at least the one before it (capped at 1). Rejecting where the adjusted p is
+    below alpha keeps the chance of any false rejection in the family below alpha. nan stays nan, outside the family.
+    """
+    present = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    adjusted, running = list(p_values), 0.0
+    for k, (p, i) in enumerate(present):
+        running = max(running, min(1.0, (len(present) - k) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def learning_speed(record: dict, start: float, gains: tuple[float, ...] = (0.10, 0.20)) -> dict:
+    """How fast a run learned, from its record: ``auc``, the mean held-out accuracy over its evaluations after step
+    0; and for each gain g, at the first evaluation at or above ``start`` + g (``start``: the warm start's accuracy),
+    the ``steps``, the completion ``tokens`` sampled up to that step (the series' mean completion length per window
+    of steps, times the window, times B * G) and the training ``seconds`` (evaluations not included). A run that
+    never gets there has None for all three: it gets no number."""
+    evaluations = [a for a in record["accuracy"] if a["step"] > 0]
+    config = next(iter(record["config"].values()))
+    per_step = config["prompts_per_step"] * config["group_size"]
+    series = record["series"]
+    speed = {"auc": statistics.mean(a["accuracy"] for a in evaluations)}
+    for gain in gains:
+        reached = next((a for a in evaluations if a["accuracy"] >= start + gain - 1e-9), None)
+        key = f"+{round(gain * 100)}"
+        if reached is None:
+            speed[key] = {"steps": None, "tokens": None, "seconds": None}
+            continue
+        tokens, previous = 0.0, 0
+        for step, length in zip(series["step"], series["completion_len"]):
+            if step > reached["step"]:
+                break
+            tokens += length * (step - previous) * per_step
+            previous = step
+        speed[key] = {"steps": reached["step"], "tokens": round(tokens), "seconds": reached["wall_s"]}
+    return speed
+
+
 def final_accuracy(record: dict) -> float:
     """Held-out greedy accuracy at the run's last evaluation."""
     return record["accuracy"][-1]["accuracy"]
