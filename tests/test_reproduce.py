@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from minigrpo.lab.experiments import readme, results
-from minigrpo.lab.experiments.plans import PLANS, SEEDS
+from minigrpo.lab.experiments.plans import PLANS, SEEDS, TASKS
 from minigrpo.lab.experiments.reproduce import Reproduction
 
 ROOT = readme.ROOT
@@ -36,7 +36,8 @@ def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
     log = json.loads((out / "reproduce.json").read_text())
     assert set(log["seconds"]) == {*Reproduction.STAGES, "total"}
     records = results.load(out / "results.json")
-    every_run = {("warm_start", "warmup")} | {(plan, method) for plan in SEEDS for method in PLANS[plan]}
+    warm_starts = {("warm_start", f"warmup_{name}" if task.folder else "warmup") for name, task in TASKS.items()}
+    every_run = warm_starts | {(plan, method) for plan in SEEDS for method in PLANS[plan]}
     assert sorted((r["plan"], r["method"]) for r in records) == sorted(every_run)  # each once: seed 0 only
     assert all(r["seed"] == 0 and r["final_eval"]["n"] == 40 and r["cpu"] for r in records)
     trained = [r for r in records if r["plan"] != "warm_start"]
@@ -66,11 +67,14 @@ def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
     assert "Measured: the last `python -m minigrpo reproduce` took" in text
 
     policies = {p: p.stat().st_mtime_ns for p in (out / "sweeps").glob("*/*/seed0/policy.pt")}
-    assert len(policies) == len(every_run) - 1
+    assert len(policies) == len(every_run) - len(warm_starts)
+    for name, task in TASKS.items():  # each task's warm start, in its own folder of splits
+        assert (out / "data" / task.folder / "warmstart.pt").is_file() and (out / "data" / task.folder /
+                                                                          "train.jsonl").is_file(), name
     again = reproduce_quick(out)
     assert all(f"sweep {plan}: 0 of" in again for plan in SEEDS)
     # the warm start is not made again, so the comparison made with it stands (not the new file against itself)
-    assert "warm start: made by an earlier sitting" in again
+    assert all(f"{method}: made by an earlier sitting" in again for _, method in warm_starts)
     assert json.loads((out / "reproduce.json").read_text())["warm_start"] == log["warm_start"]
     assert {p: p.stat().st_mtime_ns for p in policies} == policies  # nothing trained twice
     # a resumed reproduction counts each run once, at the time it took when it was trained
