@@ -10,9 +10,11 @@ from minigrpo.lab.experiments import readme, results, tables
 def run(plan, method, seed, accuracies, wall_s=120.0, **extra):
     """A record with evaluations at steps 0, 50, 100, ... of the given accuracies."""
     return {"plan": plan, "method": method, "seed": seed, "wall_s": wall_s, "median_step_s": 0.5, "cpu": "A CPU",
+            "config": {"grpo": {"prompts_per_step": 2, "group_size": 4}},
             "accuracy": [{"step": 50 * i, "accuracy": a, "wall_s": 10.0 * i} for i, a in enumerate(accuracies)],
             "mean": {"kl": 0.05, "zero_spread_frac": 0.5, "adv_nonzero_frac": 0.5, "adv_abs_mean": 0.4},
-            "series": {"step": [10, 20, 30], "reward_mean": [0.1, 0.2, 0.4], "kl": [0.01, 0.02, 0.06]},
+            "series": {"step": [10, 20, 30], "reward_mean": [0.1, 0.2, 0.4], "kl": [0.01, 0.02, 0.06],
+                       "completion_len": [10.0, 10.0, 10.0]},
             "final_eval": {"process_verified_accuracy": 0.5, "pass@1": 0.4, "pass@4": 0.6, "pass@8": 0.7}, **extra}
 
 
@@ -39,14 +41,17 @@ def test_results_table_gives_mean_and_t_interval_over_seeds(results_file):
     table = tables.results_table(results_file)
     # finals 0.60, 0.64, 0.62: mean 0.62, sd 0.02, half-width 4.303 * 0.02 / sqrt(3) = 0.0497
     grpo = row(table, "GRPO, outcome reward (the paper's)")
-    assert grpo[1:3] == ["3", "0.620 ± 0.050"]
-    assert grpo[3] == "0.633 ± 0.076"  # bests 0.60, 0.64, 0.66: sd 0.0306, half-width 4.303 * 0.0306 / sqrt(3)
-    assert grpo[4:8] == ["0.500 ± 0.000", "0.400 ± 0.000", "0.600 ± 0.000", "0.700 ± 0.000"]  # the same each seed
-    assert grpo[8] == "0.50"  # the median step's seconds
-    assert row(table, "warm start (`data/warmstart.pt`)")[2] == "0.480"
-    assert row(table, "GRPO on the learned ORM")[1:3] == ["1", "0.050"]  # one seed: no interval
+    # mean accuracy after step 0: (0.60 + 0.60) / 2, (0.62 + 0.64) / 2, (0.66 + 0.62) / 2 = 0.60, 0.63, 0.64: mean
+    # 0.6233, sd 0.0208, half-width 4.303 * 0.0208 / sqrt(3) = 0.052
+    assert grpo[1:3] == ["3", "0.623 ± 0.052"]
+    assert grpo[3] == "0.620 ± 0.050"  # finals 0.60, 0.64, 0.62: mean 0.62, sd 0.02, half-width 4.303 * 0.02 / sqrt(3)
+    assert grpo[4] == "0.633 ± 0.076"  # bests 0.60, 0.64, 0.66: sd 0.0306, half-width 4.303 * 0.0306 / sqrt(3)
+    assert grpo[5:9] == ["0.500 ± 0.000", "0.400 ± 0.000", "0.600 ± 0.000", "0.700 ± 0.000"]  # the same each seed
+    assert grpo[9] == "0.50"  # the median step's seconds
+    assert row(table, "warm start (`data/warmstart.pt`)")[3] == "0.480"
+    assert row(table, "GRPO on the learned ORM")[1:4] == ["1", "0.050", "0.050"]  # one seed: no interval
     assert "not run yet" in row(table, "control: random reward, p = 0.5")[2]
-    assert grpo[9] == "A CPU"  # one kind of CPU: its name alone
+    assert grpo[10] == "A CPU"  # one kind of CPU: its name alone
 
 
 def test_the_cpu_column_counts_the_runs_of_each_kind_when_they_differ(results_file):
@@ -54,15 +59,47 @@ def test_the_cpu_column_counts_the_runs_of_each_kind_when_they_differ(results_fi
     records[1]["cpu"] = "Intel(R) Xeon(R) Processor"  # grpo_outcome seed 0 on another machine
     results_file.write_text(json.dumps(records))
     grpo = row(tables.results_table(results_file), "GRPO, outcome reward (the paper's)")
-    assert grpo[9] == "A CPU (2); Intel Xeon (1)"
+    assert grpo[10] == "A CPU (2); Intel Xeon (1)"
 
 
-def test_significance_says_what_the_welch_interval_says(results_file):
+def test_significance_gives_welchs_interval_and_the_holm_corrected_p(results_file):
     table = tables.significance_table(results_file)
     # PPO finals 0.72, 0.74, 0.76 against 0.60, 0.64, 0.62: +0.12, both sd 0.02, so se = 0.02 * sqrt(2/3) and
-    # df = 4: half-width 2.776 * 0.01633 = 0.0453
-    assert row(table, "PPO, learned critic + GAE")[1:] == ["3 vs 3", "+0.120 ± 0.045", "yes, higher"]
-    assert row(table, "GRPO on the learned ORM")[3] == "cannot tell: one seed on a side"
+    # df = 4: half-width 2.776 * 0.01633 = 0.0453; t = 0.12 / 0.01633 = 7.35
+    final_p = 2 * results.t_tail(0.12 / (0.02 * (2 / 3) ** 0.5), 4)
+    # mean over training: PPO (0.71, 0.72, 0.71) against (0.60, 0.63, 0.64); the ORM has one seed: outside the family
+    xs, ys = [0.71, 0.72, 0.71], [0.60, 0.63, 0.64]
+    auc_p = results.welch_p(xs, ys)
+    smaller, larger = sorted([final_p, auc_p])  # a family of two: the smaller p times 2, the larger times 1
+    holm = {smaller: 2 * smaller, larger: max(2 * smaller, larger)}
+    cells = row(table, "PPO, learned critic + GAE")
+    assert cells[1] == "3 vs 3"
+    assert cells[3] == f"**+0.120 ± 0.045; p = {holm[final_p]:.2g}**"
+    difference, half = results.difference_interval(xs, ys)
+    assert cells[2].startswith(f"**{difference:+.3f} ± {half:.3f}; p = {holm[auc_p]:.2g}")
+    assert row(table, "GRPO on the learned ORM")[3] == "-0.570; one seed on a side"
+
+
+def test_credit_table_gives_the_primary_metric_and_the_steps_to_each_target(results_file):
+    cells = row(tables.credit_table(results_file), "`ppo`")
+    # warm start 0.48: +10 points is 0.58 (every seed reaches it at step 50), +20 points is 0.68 (seed 0 at 50, seed 1
+    # at 50, seed 2 at 100): medians 50 and 50
+    assert cells[2].startswith("0.713 ± ")  # (0.71 + 0.72 + 0.71) / 3
+    assert cells[5:7] == ["50 (3/3)", "50 (3/3)"]
+    grpo = row(tables.credit_table(results_file), "`grpo_outcome`")
+    assert grpo[6] == "never (0/3)"  # 0.68 is never reached: no number, a count
+    assert "not run yet" in tables.credit_table(results_file, "credit_steps5")
+
+
+def test_the_credit_family_is_holm_corrected_and_skips_what_was_never_reached(results_file):
+    tests = tables.credit_tests(results_file)
+    ppo = {t["metric"]: t for t in tests if t["method"] == "ppo"}
+    assert set(ppo) == {name for name, _ in tables.METRICS}
+    assert "never" in ppo["steps to +20 points"]  # GRPO outcome never got there: not a number, not tested
+    assert ppo["steps to +10 points"]["p"] == 1.0  # 50 steps every seed on both sides: no difference, no spread
+    tested = [t for t in tests if "p" in t]
+    assert [t["holm"] for t in tested] == pytest.approx(results.holm([t["p"] for t in tested]))
+    assert "not tested: 3 runs never got there" in tables.credit_tests_table(results_file)
 
 
 def test_variants_table_means_each_evaluation_over_seeds(tmp_path):

@@ -11,7 +11,7 @@ import statistics
 from pathlib import Path
 
 from . import results as res
-from .plans import PLANS, SEEDS
+from .plans import PLAN_TASKS, PLANS, SEEDS
 
 # The headline runs, in the order the Results table lists them: (label, plan, method).
 HEADLINE = [
@@ -51,21 +51,27 @@ def results_table(path: Path = res.RESULTS) -> str:
     """The headline runs over seeds: final and best greedy accuracy, process-verified accuracy and sampled
     pass@k of the final policy (mean ± 95% half-width), the median step's seconds (robust to other jobs on a shared
     machine, unlike a run's total), and the CPUs they ran on."""
-    lines = ["| run | seeds | final accuracy | best accuracy | process-verified | pass@1 | pass@4 | pass@8 "
-             "| s per step | CPU |", "|---|---|---|---|---|---|---|---|---|---|"]
-    warm = res.plan_runs("warm_start", path).get("warmup", {}).get("0")
-    if warm:
-        lines.append(f"| warm start (`data/warmstart.pt`) | - | {res.final_accuracy(warm):.3f} | - | "
-                     f"{_evals([warm], 'process_verified_accuracy')} | {_evals([warm], 'pass@1')} | "
-                     f"{_evals([warm], 'pass@4')} | {_evals([warm], 'pass@8')} | - | "
-                     f"{_cpus([warm])} |")
+    lines = ["| run | seeds | mean accuracy over training | final accuracy | best accuracy | process-verified | pass@1 "
+             "| pass@4 | pass@8 | s per step | CPU |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    warm_starts = res.plan_runs("warm_start", path)
+    for method, where in (("warmup", "data/warmstart.pt"), *((f"warmup_{task}", f"data/{task}/warmstart.pt")
+                                                              for task in PLAN_TASKS.values())):
+        start = warm_starts.get(method, {}).get("0")
+        if start:
+            lines.append(f"| warm start (`{where}`) | - | - | {res.final_accuracy(start):.3f} | - | "
+                         f"{_evals([start], 'process_verified_accuracy')} | {_evals([start], 'pass@1')} | "
+                         f"{_evals([start], 'pass@4')} | {_evals([start], 'pass@8')} | - | {_cpus([start])} |")
+    warm = warm_starts.get("warmup", {}).get("0")
     for label, plan, method in HEADLINE:
         records = list(res.plan_runs(plan, path).get(method, {}).values())
         if not records:
-            lines.append(f"| {label} | 0 | not run yet (`python -m minigrpo sweep {plan}`) | | | | | | | |")
+            lines.append(f"| {label} | 0 | not run yet (`python -m minigrpo sweep {plan}`) | | | | | | | | |")
             continue
+        auc = cell(res.mean_interval([res.learning_speed(r, res.final_accuracy(warm))["auc"] for r in records])) \
+            if warm else "-"
         lines.append(
-            f"| {label} | {len(records)} | {cell(res.mean_interval([res.final_accuracy(r) for r in records]))} | "
+            f"| {label} | {len(records)} | {auc} | "
+            f"{cell(res.mean_interval([res.final_accuracy(r) for r in records]))} | "
             f"{cell(res.mean_interval([res.best_accuracy(r) for r in records]))} | "
             f"{_evals(records, 'process_verified_accuracy')} | {_evals(records, 'pass@1')} | "
             f"{_evals(records, 'pass@4')} | {_evals(records, 'pass@8')} | "
@@ -74,34 +80,137 @@ def results_table(path: Path = res.RESULTS) -> str:
 
 
 def significance_table(path: Path = res.RESULTS) -> str:
-    """Each headline method's final accuracy minus the paper's GRPO's, with Welch's 95% interval."""
+    """Each headline method minus the paper's GRPO, on the mean accuracy over training and on the final accuracy:
+    Welch's 95% interval, and the p-value Holm-corrected over every test of the table (the credit methods on every
+    task and metric: ``credit_tests_table``)."""
     base = list(res.plan_runs(*BASELINE[:1], path).get(BASELINE[1], {}).values())
-    lines = ["| run | seeds | final accuracy minus GRPO's (95% interval) | significant at 5%? |", "|---|---|---|---|"]
+    start = warm_start_accuracy("credit", path)
+    rows = []
     for label, plan, method in HEADLINE:
         records = list(res.plan_runs(plan, path).get(method, {}).values())
-        if (plan, method) == BASELINE or not records or not base:
+        if (plan, method) == BASELINE or not records or not base or start is None:
             continue
-        difference, half = res.difference_interval([res.final_accuracy(r) for r in records],
-                                                   [res.final_accuracy(r) for r in base])
-        if half != half:
-            verdict = "cannot tell: one seed on a side"
-        elif abs(difference) > half:
-            verdict = "yes, " + ("higher" if difference > 0 else "lower")
-        else:
-            verdict = "no: the interval holds 0"
-        shown = f"{difference:+.3f}" if half != half else f"{difference:+.3f} ± {half:.3f}"
-        lines.append(f"| {label} | {len(records)} vs {len(base)} | {shown} | {verdict} |")
+        tests = []
+        for value in (lambda r: res.learning_speed(r, start)["auc"], res.final_accuracy):
+            xs, ys = [value(r) for r in records], [value(r) for r in base]
+            tests.append((*res.difference_interval(xs, ys), res.welch_p(xs, ys)))
+        rows.append((label, len(records), len(base), tests))
+    adjusted = iter(res.holm([p for *_, tests in rows for *_, p in tests]))
+    lines = ["| run | seeds | mean accuracy over training minus GRPO's (95% interval; Holm p) | final accuracy minus "
+             "GRPO's (95% interval; Holm p) |", "|---|---|---|---|"]
+    for label, n, n_base, tests in rows:
+        cells = []
+        for difference, half, _ in tests:
+            holm = next(adjusted)
+            shown = f"{difference:+.3f}" if half != half else f"{difference:+.3f} ± {half:.3f}"
+            text = f"{shown}; p = {holm:.2g}" if holm == holm else f"{shown}; one seed on a side"
+            cells.append(f"**{text}**" if holm < 0.05 else text)
+        lines.append(f"| {label} | {n} vs {n_base} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 
 
-def credit_table(path: Path = res.RESULTS) -> str:
-    """The credit sweep: accuracy over seeds, seconds per step, where the learning signal is."""
-    lines = ["| run | seeds | final accuracy | best accuracy | s per step | zero-spread groups | tokens with A ≠ 0 "
-             "| mean \\|A\\| |", "|---|---|---|---|---|---|---|---|"]
-    for row in res.method_rows(res.plan_runs("credit", path)):
-        lines.append(f"| `{row['name']}` | {row['seeds']} | {cell(row['final'])} | {cell(row['best'])} | "
+GAINS = (0.10, 0.20)  # the learning-speed targets: the warm start's accuracy + 10 and + 20 points
+CREDIT_PLANS = ("credit", *PLAN_TASKS)  # the credit comparison on each task: 3, 5 and 7 steps
+
+
+def warm_start_accuracy(plan: str, path: Path = res.RESULTS) -> float | None:
+    """The accuracy of the warm start a plan's runs start from (its task's), None where it has no record."""
+    task = PLAN_TASKS.get(plan)
+    warm = res.plan_runs("warm_start", path).get(f"warmup_{task}" if task else "warmup", {}).get("0")
+    return res.final_accuracy(warm) if warm else None
+
+
+def speeds(plan: str, path: Path = res.RESULTS) -> dict[str, list[dict]]:
+    """{method: [learning_speed of each seed's record]} of a plan, from its task's warm start; {} without one."""
+    start = warm_start_accuracy(plan, path)
+    if start is None:
+        return {}
+    return {method: [res.learning_speed(r, start, GAINS) for r in seeds.values()]
+            for method, seeds in res.plan_runs(plan, path).items()}
+
+
+def _to_target(speed: list[dict], key: str) -> str:
+    """Median steps to a target over the seeds that reached it, and how many of them did."""
+    steps = [s[key]["steps"] for s in speed if s[key]["steps"] is not None]
+    return f"{statistics.median(steps):.0f} ({len(steps)}/{len(speed)})" if steps else f"never (0/{len(speed)})"
+
+
+def credit_table(path: Path = res.RESULTS, plan: str = "credit") -> str:
+    """A credit plan: the primary metric (mean accuracy over the evaluations after step 0), final and best accuracy
+    over seeds, the median steps to the warm start + 10 and + 20 points (and how many seeds got there), seconds per
+    step, and where the learning signal is."""
+    lines = ["| run | seeds | mean accuracy over training | final accuracy | best accuracy | steps to +10 points "
+             "| steps to +20 points | s per step | zero-spread groups | tokens with A ≠ 0 | mean \\|A\\| |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    by_method = speeds(plan, path)
+    if not res.plan_runs(plan, path):
+        lines.append(f"| not run yet (`python -m minigrpo sweep {plan}`) |" + " |" * 10)
+    for row in res.method_rows(res.plan_runs(plan, path)):
+        speed = by_method.get(row["name"], [])
+        auc = cell(res.mean_interval([s["auc"] for s in speed])) if speed else "-"
+        lines.append(f"| `{row['name']}` | {row['seeds']} | {auc} | {cell(row['final'])} | {cell(row['best'])} | "
+                     f"{_to_target(speed, '+10') if speed else '-'} | {_to_target(speed, '+20') if speed else '-'} | "
                      f"{row['step_s']:.2f} | {row['zero_spread_frac']:.2f} | {row['adv_nonzero_frac']:.2f} | "
                      f"{row['adv_abs_mean']:.3f} |")
+    return "\n".join(lines)
+
+
+# The family of tests the README declares: every credit method against GRPO outcome, on each task, each metric.
+METRICS = [("mean accuracy over training (primary)", lambda s, r: s["auc"]),
+           ("final accuracy", lambda s, r: res.final_accuracy(r)),
+           ("steps to +10 points", lambda s, r: s["+10"]["steps"]),
+           ("steps to +20 points", lambda s, r: s["+20"]["steps"])]
+
+
+def credit_tests(path: Path = res.RESULTS) -> list[dict]:
+    """Every comparison of the declared family: (task plan, method, metric), the difference from GRPO outcome with
+    Welch's 95% interval and p-value, and the p-value Holm-corrected over the whole family. A metric some run of
+    the pair has no number for (it never reached the target) is not tested: it is reported, outside the family."""
+    tests = []
+    for plan in CREDIT_PLANS:
+        runs, by_method = res.plan_runs(plan, path), speeds(plan, path)
+        base = list(zip(by_method.get("grpo_outcome", []), runs.get("grpo_outcome", {}).values()))
+        for method, seeds in runs.items():
+            if method == "grpo_outcome" or not base:
+                continue
+            mine = list(zip(by_method[method], seeds.values()))
+            for metric, value in METRICS:
+                xs, ys = [value(s, r) for s, r in mine], [value(s, r) for s, r in base]
+                test = {"plan": plan, "method": method, "metric": metric, "n": (len(xs), len(ys))}
+                if None in xs or None in ys:
+                    test["never"] = xs.count(None) + ys.count(None)
+                else:
+                    test["difference"], test["half"] = res.difference_interval(xs, ys)
+                    test["p"] = res.welch_p(xs, ys)
+                tests.append(test)
+    adjusted = res.holm([t.get("p", float("nan")) for t in tests])
+    for test, p in zip(tests, adjusted):
+        test["holm"] = p
+    return tests
+
+
+def credit_tests_table(path: Path = res.RESULTS) -> str:
+    """The declared family, one row per task and method, a cell per metric: difference from GRPO outcome ± Welch's
+    95% half-width, and the Holm-corrected p-value; a bold cell is significant at 5% after the correction."""
+    tests = credit_tests(path)
+    lines = ["| task | run | seeds | " + " | ".join(m for m, _ in METRICS) + " |",
+             "|---|---|---|" + "---|" * len(METRICS)]
+    rows: dict[tuple[str, str], list[dict]] = {}
+    for test in tests:
+        rows.setdefault((test["plan"], test["method"]), []).append(test)
+    for (plan, method), row in rows.items():
+        cells = []
+        for test in row:
+            if "never" in test:
+                cells.append(f"not tested: {test['never']} runs never got there")
+                continue
+            digits = 3 if test["metric"].endswith(("(primary)", "accuracy")) else 0
+            shown = f"{test['difference']:+.{digits}f}" + ("" if test["half"] != test["half"]
+                                                           else f" ± {test['half']:.{digits}f}")
+            text = f"{shown} (p = {test['holm']:.2f})"
+            cells.append(f"**{text}**" if test["holm"] < 0.05 else text)
+        task = PLAN_TASKS.get(plan, "steps3").removeprefix("steps") + " steps"
+        lines.append(f"| {task} | `{method}` | {row[0]['n'][0]} vs {row[0]['n'][1]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
