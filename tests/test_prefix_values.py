@@ -145,3 +145,29 @@ def test_a_repeated_prefix_is_valued_once(monkeypatch):
                                    generator=torch.Generator().manual_seed(0))
     assert sorted(rows_sampled) == [6, 12]  # three unique states, K = 6 continuations each: two of length 0
     assert value[0] == value[2] and value[1] == value[3] and se[0] == se[2]
+
+
+def test_localization_is_the_critics_share_of_the_ideal_drop_at_a_first_slip():
+    from minigrpo.lab.viz.step_values import StepValues, localization
+
+    other = parse_problem("4+5")
+
+    def row(problem, values, critic, right, reward):
+        n = len(values)
+        return StepValues(problem, "", reward, list(range(n)), values, [0.0] * n, critic, right)
+
+    rows = [  # PROBLEM: two right answers, one slip at step 1; other: one right answer, one slip at step 0
+        row(PROBLEM, [0.5, 0.6, 0.8, 1.0], [0.4, 0.5, 0.6, 1.0], [True, True, True], 1.0),
+        row(PROBLEM, [0.5, 0.7, 0.9, 1.0], [0.4, 0.5, 0.8, 1.0], [True, True, True], 1.0),
+        row(PROBLEM, [0.5, 0.6, 0.1, 0.0], [0.4, 0.5, 0.5, 0.0], [True, False, True], 0.0),
+        row(other, [0.6, 0.7, 1.0], [0.5, 0.6, 1.0], [True, True], 1.0),
+        row(other, [0.6, 0.0, 0.0], [0.5, 0.3, 0.0], [False, True], 0.0),
+    ]
+    out = localization(rows)
+    # step 1 of PROBLEM: V_MC moves -0.5 at the slip, +0.2 (mean of 0.2, 0.2) on the right answers: a drop of -0.7;
+    # the critic moves 0.0 there and +0.2 (mean of 0.1, 0.3) on them: -0.2, so 2/7 of the ideal drop
+    assert out[1]["pairs"] == 1 and out[1]["mc"] == pytest.approx(-0.7) and out[1]["critic"] == pytest.approx(-0.2)
+    assert out[1]["fraction"] == pytest.approx(2 / 7)
+    # step 0 of the other problem: V_MC -0.6 against +0.1 (-0.7), the critic -0.2 against +0.1 (-0.3)
+    assert out[0]["fraction"] == pytest.approx(3 / 7)
+    assert 2 not in out  # no first slip at step 2

@@ -5,6 +5,11 @@ Carlo value V_MC (``prefix_values.monte_carlo_values``) and, for comparison, the
 the same state. The step verifier says which steps are right. ``changes_at_step`` then collects, per step
 index j, how much V moves across step j when it is the completion's first wrong step, and when it is a right
 step after right steps only: compared at the same j, because values drift with position along a completion.
+
+``localization`` is the yardstick of a critic: at each step index j, each first slip's change of V minus the mean
+change, at the same step, of the completions of the same problem that ended right; the mean of those differences
+for V_MC (the drop the ideal prefix baseline shows at a slip) and for the critic, and the critic's fraction of it.
+A critic that localizes a slip as the ideal baseline does reproduces all of V_MC's drop: a fraction of 1.
 """
 
 from __future__ import annotations
@@ -77,4 +82,36 @@ def changes_at_step(rows: list[StepValues], which: str = "values") -> dict[int, 
                 v[j + 1] - v[j])
             if not right:
                 break
+    return out
+
+
+def localization(rows: list[StepValues]) -> dict[int, dict[str, float]]:
+    """{step index j: {"pairs", "mc", "critic", "fraction"}} over completions of several problems.
+
+    A pair is a completion whose first wrong step is j and the completions of the same problem that ended right
+    (their step j, after right steps only): its difference is the slip's V[j + 1] - V[j] minus the mean of theirs.
+    "mc" and "critic" are the mean differences of V_MC and of the critic over the pairs at j, "fraction" is
+    critic / mc (nan where V_MC does not drop, or where no pair exists). Rows need the critic's values."""
+    by_problem: dict = {}
+    for row in rows:
+        by_problem.setdefault(row.problem, []).append(row)
+    drops: dict[int, dict[str, list[float]]] = {}
+    for same in by_problem.values():
+        right = [r for r in same if r.reward > 0]
+        for row in same:
+            if all(row.step_right):
+                continue
+            j = row.step_right.index(False)
+            references = [r for r in right if len(r.step_right) > j and all(r.step_right[:j + 1])]
+            if not references:
+                continue
+            for which in ("values", "critic"):
+                slip = getattr(row, which)[j + 1] - getattr(row, which)[j]
+                usual = sum(getattr(r, which)[j + 1] - getattr(r, which)[j] for r in references) / len(references)
+                drops.setdefault(j, {"values": [], "critic": []})[which].append(slip - usual)
+    out = {}
+    for j, found in sorted(drops.items()):
+        mc, critic = (sum(found[w]) / len(found[w]) for w in ("values", "critic"))
+        out[j] = {"pairs": len(found["values"]), "mc": mc, "critic": critic,
+                  "fraction": critic / mc if mc < 0 else float("nan")}
     return out
