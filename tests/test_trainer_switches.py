@@ -432,3 +432,68 @@ def test_aggregation_and_the_generation_budget_reach_the_objective(monkeypatch, 
     kl = kl_k3(*spy.args("kl_in_loss")[0:3:2])  # k3 of logp and ref_logp
     torch.testing.assert_close(per_token, spy.result("clipped_surrogate") - 0.1 * kl)
     assert spy.result("objective") is spy.result("aggregate") and len(spy.calls["grpo_objective"]) == 0
+
+
+# --- what the lab's PPO critic learns from ---
+
+
+def run_ppo(monkeypatch, easy_warm_start, **switches) -> tuple[Spy, torch.nn.Module, torch.nn.Module]:
+    model, train = easy_warm_start
+    spy = Spy(monkeypatch).on(lab_loop, PPO_STEPS + ["completion_values"])
+    policy = copy.deepcopy(model)
+    critic = lab_loop.train(policy, LabPPOConfig(**{**SMALL, **switches}), train, train[:2], progress=False)
+    return spy, policy, critic
+
+
+def test_monte_carlo_value_targets_are_the_reward_to_go_while_the_advantages_keep_lambda(monkeypatch,
+                                                                                      easy_warm_start):
+    spy, _, _ = run_ppo(monkeypatch, easy_warm_start, value_target="monte_carlo", lam=0.5, gamma=0.9)
+    token_rewards, _, mask = spy.args("gae")[:3]
+    assert [args[3:] for args, _, _ in spy.calls["gae"]] == [(0.9, 0.5), (0.9, 1.0)]
+    assert torch.equal(spy.args("gae", 1)[1], torch.zeros_like(token_rewards))  # lambda = 1 needs no V
+    # the critic's targets, by hand: the discounted sum of this and later token rewards, 0 on padding
+    by_hand = torch.zeros_like(token_rewards)
+    running = torch.zeros(token_rewards.shape[:2])
+    for t in reversed(range(token_rewards.shape[-1])):
+        running = torch.where(mask[..., t], token_rewards[..., t] + 0.9 * running, 0.0)
+        by_hand[..., t] = running
+    torch.testing.assert_close(spy.args("clipped_value_loss")[2], by_hand)
+    torch.testing.assert_close(spy.args("clipped_surrogate")[1], spy.result("whiten"))  # lambda = 0.5's, whitened
+    assert torch.equal(spy.args("whiten")[0], spy.result("gae", 0)[0])
+
+
+def test_value_epochs_is_the_number_of_critic_updates_per_inner_step(monkeypatch, easy_warm_start):
+    spy, _, _ = run_ppo(monkeypatch, easy_warm_start, value_epochs=3, num_inner_steps=2)
+    assert len(spy.calls["clipped_value_loss"]) == 6
+    grad_clips = [args[1] for args, _, _ in spy.calls["clip_grad_norm_"]]
+    assert len(grad_clips) == 2 + 6  # the policy's two steps, the critic's six
+    # each update after the first reads V again, from the critic as the last update left it: 1 + 5 reads
+    assert len(spy.calls["completion_values"]) == 6
+
+
+def test_a_fresh_critic_does_not_start_from_the_policy(monkeypatch, easy_warm_start):
+    model, train = easy_warm_start
+    torch.manual_seed(SMALL.get("seed", 0))
+    starts = {}
+    for init in ("policy", "fresh"):
+        critic = lab_loop.Critic(model, LabPPOConfig(**SMALL, critic_init=init), World())
+        starts[init] = critic.model.body.state_dict()
+    policy = model.state_dict()
+    assert all(torch.equal(starts["policy"][k], policy[k]) for k in policy)
+    assert not all(torch.equal(starts["fresh"][k], policy[k]) for k in policy)
+
+
+def test_critic_pretraining_regresses_v_on_monte_carlo_returns_before_the_first_rl_step(monkeypatch,
+                                                                                       easy_warm_start):
+    spy, _, _ = run_ppo(monkeypatch, easy_warm_start, critic_pretrain_steps=2)
+    # two pretraining updates before RL, then the RL step's; the pretraining targets are the outcomes
+    assert len(spy.calls["clipped_value_loss"]) == 3
+    for i in range(2):
+        values, old_values, returns, mask = spy.args("clipped_value_loss", i)[:4]
+        assert torch.equal(old_values, values.detach())  # nothing to clip against yet
+        outcome = torch.where(mask, returns, 0.0).amax(-1)  # lambda = gamma = 1: every token's target is r_i
+        assert set(outcome.unique().tolist()) <= {0.0, 1.0}
+        assert torch.equal(torch.where(mask, returns, 0.0), torch.where(mask, outcome[..., None], 0.0))
+    grad_clips = spy.calls["clip_grad_norm_"]
+    assert len(grad_clips) == 2 + 2  # two critic updates first, then the policy's and the critic's
+    assert len(spy.calls["kl_penalized_rewards"]) == 3

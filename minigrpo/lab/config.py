@@ -90,16 +90,34 @@ class LabGRPOConfig(GRPOConfig):
                    f"supervision={self.supervision!r}: leave them at their defaults")
 
 
+VALUE_TARGETS = ("gae", "monte_carlo")
+CRITIC_INITS = ("policy", "fresh")
+
+
 @dataclass(frozen=True)
 class LabPPOConfig(PPOConfig):
-    """PPO with the lab's switches (the fast path)."""
+    """PPO with the lab's switches: the fast path, and what the critic learns from (VC-PPO, Yuan et al. 2025)."""
 
+    value_target: str = option("gae", "the critic regresses on the 'gae' returns (GAE(lambda) + V, the textbook), or "
+                                      "on the 'monte_carlo' returns (lambda = 1: the reward-to-go; VC-PPO's "
+                                      "decoupled GAE, the policy's advantages keep lambda)")
+    value_epochs: int = option(1, "critic updates per inner step, each on the whole batch")
+    critic_init: str = option("policy", "the critic's body starts as a copy of the 'policy', or 'fresh' (random)")
+    critic_pretrain_steps: int = option(0, "critic updates on the start policy's own completions, with "
+                                           "Monte Carlo returns, before the first RL step (VC-PPO's value pretraining)")
     fast: bool = option(False, "sample and score with minigrpo/lab/scale/fast.py: the same numbers (to float "
                                "rounding), each prompt once per group, finished completions dropped, length buckets")
 
     def __post_init__(self):
         super().__post_init__()
         check(isinstance(self.fast, bool), f"fast must be True or False, got {self.fast!r}")
+        check(self.value_target in VALUE_TARGETS, f"value_target must be one of {VALUE_TARGETS}, got "
+                                                  f"{self.value_target!r}")
+        check(self.critic_init in CRITIC_INITS, f"critic_init must be one of {CRITIC_INITS}, got {self.critic_init!r}")
+        check(isinstance(self.value_epochs, int) and self.value_epochs >= 1,
+              f"value_epochs must be an integer >= 1, got {self.value_epochs!r}")
+        check(isinstance(self.critic_pretrain_steps, int) and self.critic_pretrain_steps >= 0,
+              f"critic_pretrain_steps must be an integer >= 0, got {self.critic_pretrain_steps!r}")
 
 
 @dataclass(frozen=True)

@@ -164,11 +164,13 @@ def _grpo_metrics(cfg: LabGRPOConfig, learned: bool, group, scores) -> dict[str,
 
 class Critic:
     """PPO's critic side of the loop (``ppo/trainer.py``'s lines that GRPO does not have): V, its optimizer, the
-    advantages by GAE and the value update after each policy update."""
+    advantages by GAE and the value update after each policy update; and the lab's switches of what V learns from
+    (``value_target``, ``value_epochs``, ``critic_init``, ``critic_pretrain_steps``)."""
 
     def __init__(self, policy: GPT, cfg: LabPPOConfig, world: World):
         self.cfg, self.world = cfg, world
-        self.model = ValueModel.from_policy(policy)  # V
+        self.model = (ValueModel.from_policy(policy) if cfg.critic_init == "policy"  # V
+                      else ValueModel(policy.cfg).to(next(policy.parameters()).device))
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.critic_lr, weight_decay=0.0)
 
     def advantages(self, policy, group, rewards, ref_logp, generator):
@@ -178,23 +180,48 @@ class Critic:
         self.values = completion_values(self.model, group)  # with gradient: the first critic update reuses it
         self.old_values = self.values.detach()  # V_old, as old_logp is pi_old's
         adv, self.returns = gae(token_rewards, self.old_values, group.mask, self.cfg.gamma, self.cfg.lam)
+        if self.cfg.value_target == "monte_carlo":  # lambda = 1 for the critic's targets, lam for the advantages
+            self.returns = reward_to_go(token_rewards, group.mask, self.cfg.gamma)
         if self.cfg.whiten_advantages:  # over every process's tokens under torchrun
             adv = whiten(adv, group.mask, mean_std=self.world.mean_std if self.world.torchrun else None)
         return rewards, adv
 
     def update(self, group, inner: int) -> None:
-        if inner > 0:
-            self.values = completion_values(self.model, group)
-        self.value_loss = clipped_value_loss(self.values, self.old_values, self.returns, group.mask,
-                                             self.cfg.value_clip_eps)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.value_loss.backward()
-        self.world.average_gradients(self.model)
-        clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-        self.optimizer.step()
+        for epoch in range(self.cfg.value_epochs):
+            if inner > 0 or epoch > 0:
+                self.values = completion_values(self.model, group)
+            self.value_loss = clipped_value_loss(self.values, self.old_values, self.returns, group.mask,
+                                                 self.cfg.value_clip_eps)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.value_loss.backward()
+            self.world.average_gradients(self.model)
+            clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+            self.optimizer.step()
+
+    def pretrain(self, steps: Recipe, policy, problems, prompt_rng, generator) -> None:
+        """``critic_pretrain_steps`` updates on the start policy's completions, each regressing V on Monte Carlo
+        returns (the outcome at the last token; pi_theta = pi_ref here, so the KL penalty is 0)."""
+        for _ in range(self.cfg.critic_pretrain_steps):
+            with torch.no_grad():
+                group = steps.sample(policy, prompt_rng.sample(problems, self.cfg.prompts_per_step), generator, None)
+                token_rewards = kl_penalized_rewards(score_outcomes(outcome_reward, group), group.old_logp,
+                                                     group.old_logp, group.mask, self.cfg.kl_coef)
+            values = completion_values(self.model, group)
+            returns = reward_to_go(token_rewards, group.mask, self.cfg.gamma)
+            loss = clipped_value_loss(values, values.detach(), returns, group.mask, self.cfg.value_clip_eps)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.world.average_gradients(self.model)
+            clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+            self.optimizer.step()
 
     def metrics(self, group, scores) -> dict[str, float]:
         return critic_metrics(self.value_loss, self.old_values, self.returns, self.mask)
+
+
+def reward_to_go(token_rewards, mask, gamma: float):
+    """GAE's returns at lambda = 1, the Monte Carlo returns: they do not depend on V, so V = 0 gives them exactly."""
+    return gae(token_rewards, torch.zeros_like(token_rewards), mask, gamma, 1.0)[1]
 
 
 def train(policy: GPT, cfg: LabGRPOConfig | LabPPOConfig, train: list[Problem], test: list[Problem], log=None,
@@ -221,9 +248,12 @@ def train(policy: GPT, cfg: LabGRPOConfig | LabPPOConfig, train: list[Problem], 
     state = TrainingState(policy, reference, optimizer, generator, prompt_rng)
     if critic is not None:
         state.critic, state.critic_optimizer = critic.model, critic.optimizer
-    if not checkpoints.resume(state) and world.main:  # --resume: step k's state, as an unstopped run had it
+    resumed = checkpoints.resume(state)  # --resume: step k's state, as an unstopped run had it
+    if not resumed and world.main:
         log({"step": 0, "test_accuracy": greedy_accuracy(policy, test)["accuracy"]})
     world.broadcast_state(state)  # process 0 read the checkpoint; the others start from its state
+    if critic is not None and not resumed:
+        critic.pretrain(steps, policy, train, prompt_rng, generator)
 
     name = "grpo" if critic is None else "ppo"
     bar = tqdm(range(state.step + 1, cfg.steps + 1), desc=name, disable=not (progress and world.main))

@@ -27,7 +27,7 @@ from .normalizers import mean_std, moments
 # Switches whose draws come from the run's one generator: under torchrun they would need a generator per prompt for
 # their own draws too (sampling.py has one for the completions only), so they are refused there.
 NOT_YET = {"supervision": "monte_carlo"}
-NOT_YET_NONZERO = ("random_reward", "step_label_noise")
+NOT_YET_NONZERO = ("random_reward", "step_label_noise", "critic_pretrain_steps")
 
 
 @dataclass(frozen=True)
