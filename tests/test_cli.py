@@ -479,3 +479,29 @@ def test_a_reader_that_stops_reading_is_not_an_error():
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     child.stdout.close()  # before the command writes a line: every write it makes finds no reader
     assert child.wait(timeout=60) == 0 and child.stderr.read() == b""
+
+
+def test_localize_prints_each_steps_drop_and_the_critics_share(tmp_path, capsys, easy_warm_start):
+    from minigrpo.ppo import ValueModel
+
+    policy, problems = easy_warm_start  # about 1 sample in 6 right: first slips and right answers to pair
+    write_jsonl(problems, tmp_path / "test.jsonl")
+    save_checkpoint(policy, tmp_path / "policy.pt")
+    critic = ValueModel.from_policy(policy)
+    torch.nn.init.normal_(critic.head.weight, std=0.5, generator=torch.Generator().manual_seed(0))
+    save_checkpoint(critic, tmp_path / "critic.pt")
+    argv = ["localize", "--policy", str(tmp_path / "policy.pt"), "--critic", str(tmp_path / "critic.pt"),
+            "--data", str(tmp_path), "--problems", "40", "--samples", "8", "--K", "2", "--max-new-tokens", "10",
+            "--device", "cpu"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["problems"] == 40 and out["samples"] == 8 and out["K"] == 2
+    assert out["localization"], "no first slip was paired with a right answer to its problem"
+    for at in out["localization"].values():
+        assert at["pairs"] >= 1
+        if at["mc"] < 0:
+            assert at["fraction"] == pytest.approx(at["critic"] / at["mc"])
+    other = ValueModel(ModelConfig(n_layer=1, n_head=2, n_embd=32, block_size=32))
+    save_checkpoint(other, tmp_path / "other.pt")
+    assert main([*argv[:4], str(tmp_path / "other.pt"), *argv[5:]]) == 2
+    assert "made for another model" in capsys.readouterr().err

@@ -169,6 +169,33 @@ def cmd_reward_model(args) -> None:
     print(json.dumps({**summary, "checkpoint": str(run.path / "reward_model.pt")}))
 
 
+def cmd_localize(args) -> None:
+    """The critic's yardstick on held-out problems: per step index, V_MC's drop at a first slip and the critic's."""
+    import torch
+
+    from ..checkpoint import check_fits, load_checkpoint
+    from ..ppo.critic import ValueModel
+    from ..task import load_split
+    from .runs import resolve_device
+    from .viz.step_values import localization, step_values
+
+    device = resolve_device(args.device)
+    policy, _ = load_checkpoint(args.policy, device=device)
+    critic, _ = load_checkpoint(args.critic, device=device, build=ValueModel)
+    if critic.cfg != policy.cfg:
+        raise ValueError(f"--critic {args.critic} was made for another model than --policy {args.policy}")
+    problems = load_split("test", args.data)[:args.problems]
+    check_fits(policy.cfg, problems, args.max_new_tokens, f"checkpoint {args.policy}")
+    rows = step_values(policy, problems, args.samples, args.K, critic, args.max_new_tokens,
+                       generator=torch.Generator(device).manual_seed(args.seed))
+    found = localization(rows)
+    for j, at in found.items():
+        print(f"step {j + 1}: {at['pairs']:3d} first slips, drop of V_MC {at['mc']:+.3f}, of the critic "
+              f"{at['critic']:+.3f}: the critic reproduces {at['fraction']:.0%} of it")
+    print(json.dumps({"localization": {str(j + 1): at for j, at in found.items()}, "problems": len(problems),
+                      "samples": args.samples, "K": args.K, "policy": str(args.policy), "critic": str(args.critic)}))
+
+
 def cmd_eval(args) -> None:
     import torch
 
@@ -291,6 +318,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled completions (default: 0)")
     add_init_and_data(p, init=False)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("localize", help="does a critic localize a slip? per step index, the drop of V_MC and of the "
+                       "critic across a first wrong step, against right answers to the same problems; last line JSON")
+    p.add_argument("--policy", default=str(DATA_DIR / "ppo_policy.pt"), help="the policy that samples")
+    p.add_argument("--critic", default=str(DATA_DIR / "ppo_critic.pt"), help="its critic")
+    p.add_argument("--problems", type=int, default=48, help="held-out problems, the first of the test split")
+    p.add_argument("--samples", type=int, default=8, help="completions sampled per problem")
+    p.add_argument("--K", type=int, default=16, help="continuations sampled from each state for V_MC")
+    p.add_argument("--max-new-tokens", type=int, default=32, help="the completions' budget (default: 32)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the completions and continuations")
+    p.add_argument("--device", default="auto", help="'cpu', 'cuda', or 'auto'")
+    add_init_and_data(p, init=False)
+    p.set_defaults(func=cmd_localize)
 
     p = sub.add_parser("bench", help="what a step costs (generation, phases, GRPO vs PPO, FLOP/s); bench.json in --out")
     add_config_flags(p, BenchConfig)
