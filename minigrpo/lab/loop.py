@@ -79,7 +79,7 @@ def recipe(cfg: LabGRPOConfig | LabPPOConfig, world: World, reward_model: ValueM
                    if (cfg.kl_estimator, cfg.aggregation, world.torchrun) == ("k3", "grpo", False)
                    else partial(_variant_objective, cfg, world)),
         resets_reference=partial(_iteration_starts, cfg.ref_reset_every),
-        metrics=partial(_grpo_metrics, cfg, reward_model is not None))
+        metrics=partial(_and_learned_reward if reward_model is not None else _reward_components, cfg))
 
 
 def _sample(sample, cfg, policy, problems, generator, sampler):
@@ -120,46 +120,92 @@ def _variant_objective(cfg, world, surrogate, kl, logp, group, ref_logp):
 
 
 def _grpo_advantages(cfg: LabGRPOConfig, world: World, reward_model: ValueModel | None) -> Callable:
-    """Steps 2-3 under the switches: (policy, group, rewards, ref_logp, generator) -> (scores, adv [B, G, T]).
-
-    ``scores``: what GRPO maximized (the verifier's rewards, unless a learned model or the random control scores)."""
+    """Steps 2-3 under the switches: (policy, group, rewards, ref_logp, generator) -> (scores, adv [B, G, T]), each
+    part chosen here, once. ``scores``: what GRPO maximized (the verifier's rewards, unless a learned model or the
+    random control scores)."""
     if cfg.supervision == "monte_carlo":  # VinePPO: A = change of a sampled value across each step
-        def advantages(policy, group, rewards, ref_logp, generator):
-            adv = credit.monte_carlo_step_advantages(policy, group, rewards, cfg.mc_samples, cfg.max_new_tokens,
-                                                     cfg.temperature, generator)
-            return rewards, whiten(adv, group.mask, center=False)  # one scale for the batch; a 0 stays 0
-    elif cfg.supervision == "process":
-        def advantages(policy, group, rewards, ref_logp, generator):
-            step_r, step_ends, step_mask = score_steps(step_rewards, group)  # 2, per step
-            scores = rewards
-            if reward_model is not None:  # each step scored by a learned PRM
-                step_r = model_step_scores(reward_model, group, step_ends, step_mask)
-                scores = step_r[step_mask]
-            if cfg.step_label_noise:  # a step verifier that errs
-                step_r = credit.flip_step_labels(step_r, step_mask, cfg.step_label_noise, generator)
-            adv = process_advantages(step_r, step_ends, step_mask, group.mask.shape[-1], cfg.adv_eps)  # 3, process
-            return scores, credit.mean_over_steps(adv, step_mask) if cfg.process_scale == "mean" else adv
-    else:
-        paper_step3 = (cfg.baseline, cfg.adv_scale, cfg.multi_reward_norm, cfg.reward_weights,
-                       cfg.kl_estimator == "k1_reward") == ("mean", "group", "sum", {"correct": 1.0}, False)
-
-        def advantages(policy, group, rewards, ref_logp, generator):
-            scores = rewards
-            if reward_model is not None:  # r_i from a learned ORM
-                scores = model_outcome_scores(reward_model, group)
-            if cfg.random_reward:  # the control: r_i drawn at random whatever o_i says
-                scores = variants.random_rewards(rewards, cfg.random_reward, generator)
-            adv = (group_advantages(scores, cfg.adv_eps) if paper_step3  # 3
-                   else variants.advantages(group, scores, cfg, ref_logp, world.std))
-            return scores, broadcast_to_tokens(adv, group.mask)  # 3: A_{i,t} = A_i
-    return torch.no_grad()(advantages)
+        return torch.no_grad()(partial(_vineppo_advantages, cfg))
+    if cfg.supervision == "process":
+        score = partial(_learned_steps, reward_model) if reward_model is not None else _verified_steps
+        relabel = partial(_noisy_labels, cfg.step_label_noise) if cfg.step_label_noise else _labels_as_scored
+        rescale = credit.mean_over_steps if cfg.process_scale == "mean" else _process_sum
+        return torch.no_grad()(partial(_process_advantages, cfg.adv_eps, score, relabel, rescale))
+    score = (partial(_learned_outcomes, reward_model) if reward_model is not None
+             else partial(_random_outcomes, cfg.random_reward) if cfg.random_reward else _verified_outcomes)
+    paper_step3 = (cfg.baseline, cfg.adv_scale, cfg.multi_reward_norm, cfg.reward_weights,
+                   cfg.kl_estimator == "k1_reward") == ("mean", "group", "sum", {"correct": 1.0}, False)
+    normalize = (partial(_group_normalized, cfg.adv_eps) if paper_step3
+                 else partial(_variant_normalized, cfg, world.std))
+    return torch.no_grad()(partial(_outcome_advantages, score, normalize))
 
 
-def _grpo_metrics(cfg: LabGRPOConfig, learned: bool, group, scores) -> dict[str, float]:
-    record = variants.reward_component_means(group, cfg)
-    if learned:  # what GRPO maximized, next to the verifier's reward_mean: the gap is reward hacking
-        record["learned_reward_mean"] = scores.mean().item()
-    return record
+def _vineppo_advantages(cfg, policy, group, rewards, ref_logp, generator):
+    adv = credit.monte_carlo_step_advantages(policy, group, rewards, cfg.mc_samples, cfg.max_new_tokens,
+                                             cfg.temperature, generator)
+    return rewards, whiten(adv, group.mask, center=False)  # one scale for the batch; a 0 stays 0
+
+
+def _process_advantages(eps, score, relabel, rescale, policy, group, rewards, ref_logp, generator):
+    step_r, step_ends, step_mask = score_steps(step_rewards, group)  # 2, per step
+    step_r, scores = score(group, rewards, step_r, step_ends, step_mask)
+    step_r = relabel(step_r, step_mask, generator)
+    adv = process_advantages(step_r, step_ends, step_mask, group.mask.shape[-1], eps)  # 3, process
+    return scores, rescale(adv, step_mask)
+
+
+def _verified_steps(group, rewards, step_r, step_ends, step_mask):
+    return step_r, rewards
+
+
+def _learned_steps(model, group, rewards, step_r, step_ends, step_mask):  # each step scored by a learned PRM
+    step_r = model_step_scores(model, group, step_ends, step_mask)
+    return step_r, step_r[step_mask]
+
+
+def _labels_as_scored(step_r, step_mask, generator):
+    return step_r
+
+
+def _noisy_labels(p, step_r, step_mask, generator):  # a step verifier that errs
+    return credit.flip_step_labels(step_r, step_mask, p, generator)
+
+
+def _process_sum(adv, step_mask):
+    return adv
+
+
+def _outcome_advantages(score, normalize, policy, group, rewards, ref_logp, generator):
+    scores = score(group, rewards, generator)
+    return scores, broadcast_to_tokens(normalize(group, scores, ref_logp), group.mask)  # 3: A_{i,t} = A_i
+
+
+def _verified_outcomes(group, rewards, generator):
+    return rewards
+
+
+def _learned_outcomes(model, group, rewards, generator):  # r_i from a learned ORM
+    return model_outcome_scores(model, group)
+
+
+def _random_outcomes(p, group, rewards, generator):  # the control: r_i drawn at random whatever o_i says
+    return variants.random_rewards(rewards, p, generator)
+
+
+def _group_normalized(eps, group, scores, ref_logp):
+    return group_advantages(scores, eps)  # 3
+
+
+def _variant_normalized(cfg, batch_std, group, scores, ref_logp):
+    return variants.advantages(group, scores, cfg, ref_logp, batch_std)
+
+
+def _reward_components(cfg: LabGRPOConfig, group, scores) -> dict[str, float]:
+    return variants.reward_component_means(group, cfg)
+
+
+def _and_learned_reward(cfg: LabGRPOConfig, group, scores) -> dict[str, float]:
+    # what GRPO maximized, next to the verifier's reward_mean: the gap is reward hacking
+    return {**variants.reward_component_means(group, cfg), "learned_reward_mean": scores.mean().item()}
 
 
 class Critic:
