@@ -34,3 +34,33 @@ def test_series_band_by_hand():
     assert steps == [10, 20] and means == pytest.approx([0.8, 0.7])
     assert halves == pytest.approx([12.706 * 0.1, 12.706 * 0.1])  # sd 0.1 sqrt(2) over sqrt(2), t(1) = 12.706
     assert series_band(runs, "explained_variance") == ([], [], [])  # not logged: no curve
+
+
+def test_the_difficulty_figure_plots_the_declared_tests_differences(tmp_path):
+    import json
+
+    from minigrpo.lab.experiments import tables
+    from minigrpo.lab.viz.seeds import plot_difficulty
+
+    def run(plan, method, seed, accuracies):
+        return {"plan": plan, "method": method, "seed": seed, "median_step_s": 0.5, "wall_s": 60.0,
+                "config": {"grpo": {"prompts_per_step": 2, "group_size": 4}},
+                "accuracy": [{"step": 50 * i, "accuracy": a, "wall_s": 10.0 * i} for i, a in enumerate(accuracies)],
+                "mean": {"zero_spread_frac": 0.5, "adv_nonzero_frac": 0.5, "adv_abs_mean": 0.4},
+                "series": {"step": [50, 100], "completion_len": [10.0, 10.0]}}
+
+    records = [run("warm_start", "warmup", 0, [0.4]), run("warm_start", "warmup_steps5", 0, [0.1])]
+    for plan, base in (("credit", 0.5), ("credit_steps5", 0.2)):
+        for seed in range(3):
+            records += [run(plan, "grpo_outcome", seed, [base - 0.1, base, base + 0.01 * seed]),
+                        run(plan, "grpo_process", seed, [base - 0.1, base + 0.05, base + 0.1 + 0.02 * seed])]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(records))
+    drawn = plot_difficulty(path, tmp_path / "difficulty.png")
+    assert (tmp_path / "difficulty.png").stat().st_size > 0
+    expected = {(t["plan"], t["metric"]): (t["difference"], t["half"]) for t in tables.credit_tests(path)
+                if "difference" in t}
+    finals = drawn["final accuracy / grpo_process"]
+    assert [steps for steps, _, _ in finals] == [3, 5]
+    assert finals[1][1:] == pytest.approx(expected[("credit_steps5", "final accuracy")])
+    assert finals[0][1] == pytest.approx(0.1 + 0.01)  # (0.6 + 0.02 s) - (0.5 + 0.01 s) averaged over seeds 0-2

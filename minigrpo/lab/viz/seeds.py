@@ -65,3 +65,37 @@ def plot_seed_bands(methods: dict[str, list[dict]], path: Path, title: str) -> P
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def plot_difficulty(path: Path, out: Path) -> dict[str, list[tuple[int, float, float]]]:
+    """Each credit method's gain over GRPO outcome against the number of steps in the chain, on the primary metric
+    and on the final accuracy, with Welch's 95% interval (``tables.credit_tests``); returns what it plots,
+    {"metric / method": [(steps, difference, half-width), ...]}, and writes the figure to ``out``."""
+    from ..experiments.plans import PLAN_TASKS
+    from ..experiments.tables import credit_tests
+
+    metrics = ("mean accuracy over training (primary)", "final accuracy")
+    drawn: dict[str, list[tuple[int, float, float]]] = {}
+    for test in credit_tests(path):
+        if test["metric"] in metrics and "difference" in test:
+            steps = int(PLAN_TASKS.get(test["plan"], "steps3").removeprefix("steps"))
+            half = 0.0 if test["half"] != test["half"] else test["half"]
+            drawn.setdefault(f"{test['metric']} / {test['method']}", []).append((steps, test["difference"], half))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    methods = sorted({key.split(" / ")[1] for key in drawn})
+    for ax, metric in zip(axes, metrics):
+        for k, method in enumerate(methods):
+            points = sorted(drawn.get(f"{metric} / {method}", []))
+            if points:
+                xs, ys, hs = zip(*points)
+                ax.errorbar([x + 0.08 * (k - len(methods) / 2) for x in xs], ys, yerr=hs, marker="o", capsize=3,
+                            color=f"C{k + 1}", label=method)
+        ax.axhline(0, color="gray", linewidth=1)
+        ax.set(xlabel="steps in the chain", title=metric, xticks=[3, 5, 7])
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("minus GRPO outcome's (95% interval)")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return drawn
