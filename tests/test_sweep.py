@@ -63,6 +63,27 @@ def test_the_final_evaluation_is_the_eval_command_and_is_summarized(tmp_path, mo
     assert sweep.summarize(tmp_path / "run")["final_eval"] == {"accuracy": 0.5, "pass@8": 0.75}
 
 
+def test_a_ppo_runs_final_evaluation_also_localizes_its_critic(tmp_path, monkeypatch):
+    calls = []
+
+    def fake(argv, check, stdout, text):
+        calls.append(argv)
+        out = ({"localization": {"1": {"pairs": 3, "mc": -0.5, "critic": -0.1, "fraction": 0.2}}}
+               if argv[3] == "localize" else {"accuracy": 0.5})
+        return subprocess.CompletedProcess(argv, 0, stdout=json.dumps(out) + "\n")
+
+    monkeypatch.undo()  # the autouse fake of final_eval
+    monkeypatch.setattr(subprocess, "run", fake)
+    fake_run(tmp_path / "run")
+    (tmp_path / "run" / "critic.pt").write_bytes(b"")  # a PPO run: its critic beside its policy
+    result = sweep.final_eval(tmp_path / "run" / "policy.pt", "somewhere")
+    assert result == {"accuracy": 0.5, "localization": {"1": {"pairs": 3, "mc": -0.5, "critic": -0.1,
+                                                                   "fraction": 0.2}}}
+    assert calls[1][3:10] == ["localize", "--policy", str(tmp_path / "run" / "policy.pt"), "--critic",
+                              str(tmp_path / "run" / "critic.pt"), "--data", "somewhere"]
+    assert calls[1][10:] == sweep.LOCALIZE
+
+
 def test_a_sweep_trains_only_what_is_missing_and_resumes(tmp_path, monkeypatch):
     trained = []
 

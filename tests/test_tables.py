@@ -149,3 +149,19 @@ def test_results_file_blocks_render_with_no_results_at_all(tmp_path):
     for name in ("results", "significance", "credit table", "variants", "reward sources", "compute"):
         assert readme.blocks(tmp_path / "none.json")[name].startswith("|")
     assert results.load(tmp_path / "none.json") == []
+
+
+def test_the_critic_table_gives_each_recipes_share_of_the_ideal_drop(tmp_path):
+    def localized(seed, shares):
+        at = {str(j): {"pairs": 4, "mc": -0.8, "critic": -0.8 * f, "fraction": f} for j, f in enumerate(shares, 1)}
+        return run("critic", "ppo_mc_targets", seed, [0.48, 0.60, 0.70],
+                   final_eval={"localization": at, "pass@1": 0.4})
+
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps([run("warm_start", "warmup", 0, [0.48]), localized(0, [0.1, 0.5, 0.9]),
+                                localized(1, [0.3, 0.7, float("nan")])]))
+    cells = row(tables.critic_table(path), "`ppo_mc_targets`")
+    # step 1: (0.1 + 0.3) / 2; step 2: (0.5 + 0.7) / 2; step 3: seed 1 has no drop to share (nan), seed 0's alone
+    assert cells[2] == "20% (8 slips) / 60% (8 slips) / 90% (8 slips)"
+    assert cells[3].startswith("0.650") and cells[4].startswith("0.700")
+    assert "not run yet" in tables.critic_table(tmp_path / "none.json")

@@ -37,6 +37,17 @@ PLANS = {
         "random_reward": ("grpo", ["--random-reward", "0.5"]),
         "format_only": ("grpo", ["--reward-weights", "format=1"]),
     },
+    # what makes PPO's critic localize a slip (python -m minigrpo localize, run on each one's critic): what V
+    # learns from, one change at a time, then together
+    "critic": {
+        "ppo": ("ppo", []),
+        "ppo_mc_targets": ("ppo", ["--value-target", "monte_carlo"]),
+        "ppo_value_epochs4": ("ppo", ["--value-epochs", "4"]),
+        "ppo_critic_lr3e-3": ("ppo", ["--critic-lr", "3e-3"]),
+        "ppo_fresh_critic": ("ppo", ["--critic-init", "fresh"]),
+        "ppo_pretrained": ("ppo", ["--critic-pretrain-steps", "200", "--value-target", "monte_carlo"]),
+        "ppo_vc": ("ppo", ["--critic-pretrain-steps", "200", "--value-target", "monte_carlo", "--value-epochs", "4"]),
+    },
     # the README's variants table: 150 steps each from the same warm start
     "variants": {name: ("grpo", ["--steps", "150", "--eval-every", "50", *flags]) for name, flags in {
         "grpo": [],
@@ -89,6 +100,7 @@ SEEDS = {
     "kl_estimators": [0],
     "step_label_noise": [0],
     "variants": [0, 1, 2],
+    "critic": [0],
     "credit_steps5": [0, 1, 2, 3, 4],
     "credit_steps7": [0, 1, 2, 3, 4],
 }

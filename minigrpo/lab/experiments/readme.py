@@ -97,6 +97,7 @@ def blocks(results: Path = res.RESULTS, data: Path = DATA_DIR) -> dict[str, str]
             "results": tables.results_table(results),
             "significance": tables.significance_table(results), "credit table": tables.credit_table(results),
             "credit tests": tables.credit_tests_table(results),
+            "critic table": tables.critic_table(results),
             "credit table steps5": tables.credit_table(results, "credit_steps5"),
             "credit table steps7": tables.credit_table(results, "credit_steps7"),
             "variants": tables.variants_table(results), "reward models": reward_models_table(data),

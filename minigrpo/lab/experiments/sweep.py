@@ -30,6 +30,7 @@ SERIES = ("reward_mean", "learned_reward_mean", "reward_format", "reward_length"
           "explained_variance", "value_loss")
 WINDOW = 10  # steps averaged into one point of a summary's series
 EVAL = ["--samples", "8", "--k", "1", "4", "8", "--seed", "0"]  # the final evaluation of every finished run
+LOCALIZE = ["--problems", "48", "--samples", "8", "--K", "16", "--seed", "0"]  # and of every PPO run's critic
 
 
 def summarize(run: Path) -> dict:
@@ -131,11 +132,18 @@ def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list
 
 def final_eval(checkpoint: Path, data: Path | str = "data", out: Path | None = None) -> dict:
     """``python -m minigrpo eval`` of a checkpoint on ``data``'s test split with ``EVAL``'s sampling, kept in
-    ``out`` (default: eval.json beside the checkpoint)."""
+    ``out`` (default: eval.json beside the checkpoint); where a critic.pt lies beside it (a PPO run), also
+    ``python -m minigrpo localize`` of that critic: does it localize a slip (``LOCALIZE``)?"""
     argv = [sys.executable, "-m", "minigrpo", "eval", "--checkpoint", str(checkpoint), "--data", str(data), *EVAL]
     done = subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result = {k: v for k, v in result.items() if k != "checkpoint"}
+    critic = Path(checkpoint).with_name("critic.pt")
+    if critic.exists():
+        argv = [sys.executable, "-m", "minigrpo", "localize", "--policy", str(checkpoint), "--critic", str(critic),
+                "--data", str(data), *LOCALIZE]
+        done = subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True)
+        result["localization"] = json.loads(done.stdout.strip().splitlines()[-1])["localization"]
     out = Path(out or Path(checkpoint).with_name("eval.json"))
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(result) + "\n")

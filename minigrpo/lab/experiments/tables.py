@@ -214,6 +214,30 @@ def credit_tests_table(path: Path = res.RESULTS) -> str:
     return "\n".join(lines)
 
 
+def critic_table(path: Path = res.RESULTS) -> str:
+    """The critic plan: each recipe's share of V_MC's drop at a first slip, per step index (``localize`` on the run's
+    critic; mean over seeds), next to what PPO learned with it and what a step cost."""
+    runs = res.plan_runs("critic", path)
+    lines = ["| recipe | seeds | the critic's share of V_MC's drop at steps 1 / 2 / 3 (first slips) | mean accuracy "
+             "over training | final accuracy | s per step |", "|---|---|---|---|---|---|"]
+    if not runs:
+        lines.append("| not run yet (`python -m minigrpo sweep critic`) | | | | | |")
+    by_method = speeds("critic", path)
+    for row in res.method_rows(runs):
+        records = list(runs[row["name"]].values())
+        shares = []
+        for j in ("1", "2", "3"):
+            found = [r["final_eval"]["localization"].get(j) for r in records
+                     if "localization" in (r.get("final_eval") or {})]
+            values = [at["fraction"] for at in found if at is not None and at["fraction"] == at["fraction"]]
+            shares.append(f"{statistics.mean(values):.0%} ({sum(at['pairs'] for at in found if at)} slips)"
+                          if values else "-")
+        auc = cell(res.mean_interval([s["auc"] for s in by_method[row["name"]]])) if by_method else "-"
+        lines.append(f"| `{row['name']}` | {row['seeds']} | {' / '.join(shares)} | {auc} | {cell(row['final'])} | "
+                     f"{row['step_s']:.2f} |")
+    return "\n".join(lines)
+
+
 def _late_mean(records: list[dict], metric: str, fmt: str) -> str:
     """A metric over the last third of the steps (the series' windows after it), averaged over seeds; '-' where
     the runs did not log it."""
