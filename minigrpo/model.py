@@ -214,7 +214,7 @@ def generate(
         logp_all = torch.log_softmax(logits / temperature, dim=-1)
         if greedy:
             next_token = logp_all.argmax(-1)
-        elif sampler is not None:  # distributed/sampling.py: each prompt's own random numbers
+        elif sampler is not None:  # lab/scale/sampling.py: each prompt's own random numbers
             next_token = sampler(logp_all.exp())
         else:
             next_token = torch.multinomial(logp_all.exp(), 1, generator=generator).squeeze(-1)

@@ -11,7 +11,7 @@ Outcome reward model (ORM), one score per completion, read at its last token (th
 Process reward model (PRM), one score per step j, read at the step's last token index(j):
     r_phi^j = sigmoid(s_phi(q, o_{<=index(j)})),
     L_PRM = -sum_j [y_j log r_phi^j + (1 - y_j) log(1 - r_phi^j)]                              (Eq. 2)
-    y_j from continuations sampled after step j (``learned_rewards/labels.py``, Math-Shepherd Sec. 3.3).
+    y_j from continuations sampled after step j (``labels.py``, Math-Shepherd Sec. 3.3).
 
 ``s_phi`` is the logit the head writes at a position; the model sees the prompt and the completion up to
 that position only (causal attention), so a step's score cannot look at the steps after it. ``load_reward_model``
