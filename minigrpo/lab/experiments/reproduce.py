@@ -1,7 +1,7 @@
 """``python -m minigrpo reproduce``: one command rebuilds every artifact and number of the project, in order.
 
-    1 splits          data/train.jsonl, test.jsonl, byte for byte from the task's seed
-    2 warm start      data/warmstart.pt, compared bit for bit with the one it replaces
+    1 splits          each task's train.jsonl and test.jsonl (data/, data/steps5, data/steps7), byte for byte
+    2 warm starts     each task's warmstart.pt, by the same recipe, compared bit for bit with the one it replaces
     3 reward models   data/orm.pt, data/prm.pt, trained on the new warm start's completions
     4 runs            every sweep plan (plans.py), seed 0 of all first, then more: one record per run in results.json
     5 checkpoints     the seed-0 runs' policies become data/grpo_policy.pt, ppo_policy.pt (+ critic), grpo_orm_policy.pt
