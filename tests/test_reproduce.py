@@ -61,7 +61,8 @@ def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
     assert measured["seconds"]["runs"] == pytest.approx(sum(r["sweep_s"] for r in trained))
     assert all(r["sweep_s"] > 0 for r in trained)
     # the CPU that trained each run, noted in its folder, is its record's (a later summary on another machine keeps it)
-    assert all((out / "sweeps" / r["plan"] / r["method"] / "seed0" / "cpu").read_text().strip() == r["cpu"]
+    assert all(json.loads((out / "sweeps" / r["plan"] / r["method"] / "seed0" / "run.json").read_text())["cpu"]
+               == r["cpu"]
                for r in trained)
     assert measured["runs"] == len(trained) and measured["not_timed"] == 0
     assert "Measured: the last `python -m minigrpo reproduce` took" in text

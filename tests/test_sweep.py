@@ -178,8 +178,8 @@ def test_a_summary_names_the_cpu_it_was_trained_on(tmp_path, monkeypatch):
     monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(cpuinfo if path == "/proc/cpuinfo" else path,
                                                                          *a, **k))
     assert sweep.summarize(tmp_path / "run")["cpu"] == "Example CPU 9000 @ 3.00GHz"
-    # a run the sweep noted as trained elsewhere keeps that CPU when summarized again here
-    (tmp_path / "run" / "cpu").write_text("Other CPU 1000\n")
+    # a run whose run.json says it was trained elsewhere keeps that CPU when summarized again here
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"cpu": "Other CPU 1000", "threads": 2}))
     assert sweep.summarize(tmp_path / "run")["cpu"] == "Other CPU 1000"
 
 

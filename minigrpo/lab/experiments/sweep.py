@@ -50,9 +50,9 @@ def summarize(run: Path) -> dict:
     windows = [steps[i:i + WINDOW] for i in range(0, len(steps), WINDOW)]
     return {
         "config": {k: v for k, v in config.items() if k != "model"},
-        # the same seed rounds differently, and so ends elsewhere, on another kind of CPU; the sweep notes the one
-        # that trained the run, so summarizing it again on another machine keeps it
-        "cpu": (run / "cpu").read_text().strip() if (run / "cpu").exists() else cpu_name(),
+        # the same seed rounds differently, and so ends elsewhere, on another kind of CPU; the run folder's run.json
+        # (runs.py) names the one that trained it, so summarizing it again on another machine keeps it
+        "cpu": json.loads((run / "run.json").read_text())["cpu"] if (run / "run.json").exists() else cpu_name(),
         "accuracy": accuracy,
         "wall_s": round(wall, 2),
         # robust to a shared machine: other jobs slow some steps, never the median much
@@ -124,7 +124,6 @@ def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list
         # the run and its evaluation, whole processes: what `reproduce` sums (a resumed run: this sitting and the
         # steps it did not have to do again; the steps done twice, after the checkpoint, count once)
         (folder / "sweep_s").write_text(f"{seconds:.1f}\n")
-        (folder / "cpu").write_text(cpu_name() + "\n")
         print(f"[{i}/{len(todo)}] done in {seconds:.0f} s", flush=True)
         write_summary(plan, runs_dir, out)
     write_summary(plan, runs_dir, out)
