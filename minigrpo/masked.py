@@ -50,19 +50,20 @@ def aggregate(per_token: torch.Tensor, mask: torch.Tensor, how: str = "grpo", ma
     batch's (``minigrpo/lab/scale``).
     """
     _checked(per_token, mask)
-    real = torch.where(mask, per_token, 0.0)
     if how == "grpo":
         per_completion = completion_mean(per_token, mask)
         return per_completion.mean() if counts is None else world_size * per_completion.sum() / counts[0]
     if how == "dapo":
-        return token_mean(per_token, mask) if counts is None else world_size * real.sum() / max(counts[1], 1.0)
+        if counts is None:
+            return token_mean(per_token, mask)
+        return world_size * torch.where(mask, per_token, 0.0).sum() / max(counts[1], 1.0)
     if how != "dr_grpo":
         raise ValueError(f"how must be 'grpo', 'dapo' or 'dr_grpo', got {how!r}")
     longest = int(mask.sum(-1).max())
     if max_len is None or max_len < longest:
         raise ValueError(f"dr_grpo needs max_len >= the longest completion ({longest} tokens), got {max_len}")
     completions = mask.shape[0] * mask.shape[1] if counts is None else counts[0]
-    return world_size * real.sum() / (completions * max_len)
+    return world_size * torch.where(mask, per_token, 0.0).sum() / (completions * max_len)
 
 
 def whiten(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8, center: bool = True,

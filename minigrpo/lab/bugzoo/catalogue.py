@@ -150,8 +150,8 @@ BUGS = [
         "https://github.com/EleutherAI/gpt-neox/pull/1285",
         ("tests/test_reward_model.py::test_outcome_scores_are_read_at_the_last_token_of_each_completion",)),
     Bug("dapo-normalized-per-process", "masked.py",
-        "world_size * real.sum() / max(counts[1], 1.0)",
-        "world_size * real.sum() / max(world_size * int(mask.sum()), 1.0)",
+        "torch.where(mask, per_token, 0.0).sum() / max(counts[1], 1.0)",
+        "torch.where(mask, per_token, 0.0).sum() / max(world_size * int(mask.sum()), 1.0)",
         "DAPO's token mean divided by this process's own token count (the world size undone as if every process had "
         "as many) instead of the whole batch's: each process averages its own tokens, and the gradient average "
         "weighs a token of a process of short completions more than one of a process of long ones. One process "
