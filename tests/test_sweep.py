@@ -28,7 +28,7 @@ def fake_run(folder, steps=25, reward=0.5):
 def fake_final_eval(monkeypatch):
     """The sweep's final evaluation of each run, without a model: tested on its own below."""
     monkeypatch.setattr(sweep, "final_eval",
-                        lambda checkpoint, data: checkpoint.with_name("eval.json").write_text('{"pass@8": 0.9}'))
+                        lambda checkpoint, data, max_new_tokens: checkpoint.with_name("eval.json").write_text('{"pass@8": 0.9}'))
 
 
 def test_summary_by_hand(tmp_path):
@@ -59,7 +59,7 @@ def test_the_final_evaluation_is_the_eval_command_and_is_summarized(tmp_path, mo
     fake_run(tmp_path / "run")
     assert sweep.final_eval(tmp_path / "run" / "policy.pt", "somewhere") == {"accuracy": 0.5, "pass@8": 0.75}
     assert calls[0][2:8] == ["minigrpo", "eval", "--checkpoint", str(tmp_path / "run" / "policy.pt"), "--data",
-                             "somewhere"] and calls[0][8:] == sweep.EVAL
+                             "somewhere"] and calls[0][8:] == [*sweep.EVAL, "--max-new-tokens", "32"]
     assert sweep.summarize(tmp_path / "run")["final_eval"] == {"accuracy": 0.5, "pass@8": 0.75}
 
 
@@ -81,7 +81,7 @@ def test_a_ppo_runs_final_evaluation_also_localizes_its_critic(tmp_path, monkeyp
                                                                    "fraction": 0.2}}}
     assert calls[1][3:10] == ["localize", "--policy", str(tmp_path / "run" / "policy.pt"), "--critic",
                               str(tmp_path / "run" / "critic.pt"), "--data", "somewhere"]
-    assert calls[1][10:] == sweep.LOCALIZE
+    assert calls[1][10:] == [*sweep.LOCALIZE, "--max-new-tokens", "32"]
 
 
 def test_a_sweep_trains_only_what_is_missing_and_resumes(tmp_path, monkeypatch):
@@ -122,6 +122,15 @@ def test_methods_choose_which_runs_train_and_in_what_order(tmp_path, monkeypatch
         "grpo_process_noise0.3/seed1", "grpo_process_noise0.1/seed1"]
     with pytest.raises(ValueError, match="no method 'ppo'; its methods: grpo_process_noise0.1"):
         sweep.run_plan("step_label_noise", [0], tmp_path / "runs", tmp_path / "s.json", methods=["ppo"])
+
+
+def test_a_longer_tasks_runs_are_evaluated_with_its_completion_budget(tmp_path, monkeypatch):
+    budgets = []
+    monkeypatch.setattr(subprocess, "run", lambda argv, check: fake_run(Path(argv[argv.index("--out") + 1])))
+    monkeypatch.setattr(sweep, "final_eval", lambda checkpoint, data, max_new_tokens: budgets.append(max_new_tokens))
+    sweep.run_plan("credit_steps7", [0], tmp_path / "runs", tmp_path / "s.json", methods=["grpo_outcome"])
+    sweep.run_plan("credit", [0], tmp_path / "runs3", tmp_path / "s.json", methods=["grpo_outcome"])
+    assert budgets == [plans.TASKS["steps7"].max_new_tokens, 32] and plans.TASKS["steps7"].max_new_tokens > 32
 
 
 def test_unknown_plan_is_refused(tmp_path):

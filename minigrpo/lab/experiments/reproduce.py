@@ -1,7 +1,7 @@
 """``python -m minigrpo reproduce``: one command rebuilds every artifact and number of the project, in order.
 
     1 splits          each task's train.jsonl and test.jsonl (data/, data/steps5, data/steps7), byte for byte
-    2 warm starts     each task's warmstart.pt, by the same recipe, compared bit for bit with the one it replaces
+    2 warm starts     each task's warmstart.pt (plans.TASKS), compared bit for bit with the one it replaces
     3 reward models   data/orm.pt, data/prm.pt, trained on the new warm start's completions
     4 runs            every sweep plan (plans.py), seed 0 of all first, then more: one record per run in results.json
     5 checkpoints     the seed-0 runs' policies become data/grpo_policy.pt, ppo_policy.pt (+ critic), grpo_orm_policy.pt
@@ -92,38 +92,49 @@ class Reproduction:
                      *self.sizes.data)
 
     def warm_start(self) -> None:
-        """Each task's warm start, by the same recipe; the default task's is the one every default run starts from."""
+        """Each task's warm start (plans.TASKS: its warm-up steps); the default task's is the one every default run
+        starts from. A longer task's is also made with the default task's steps, only to show what they leave."""
         records = {}
+        default_steps = TASKS["steps3"].warmup_steps
         for name, task in TASKS.items():
             method = "warmup" if not task.folder else f"warmup_{name}"
-            run, data = self.work / method, self.data / task.folder
-            if (run / "policy.pt").exists():  # made by an earlier sitting, which compared it with what it replaced
-                print(f"{method}: made by an earlier sitting of this reproduction (its comparison: reproduce.json)",
-                      flush=True)
-            else:
-                shipped = sha256(data / "warmstart.pt")
-                start = time.perf_counter()
-                minigrpo("warmup", "--data", str(data), "--block-size", str(task.block_size), "--out", str(run),
-                         "--overwrite", *self.sizes.warmup)
-                (run / "wall_s").write_text(f"{time.perf_counter() - start:.2f}\n")
-                new = sha256(run / "policy.pt")
-                if shipped is None:
-                    print(f"{method}: a new one (none was there to compare with)", flush=True)
-                elif shipped == new:
-                    print(f"{method}: bit for bit the same as the one it replaces", flush=True)
-                else:
-                    print(f"{method}: DIFFERENT from the one it replaces (another kind of CPU, or another number of "
-                          "threads, rounds differently: README, Results); every run below is trained from the new one",
-                          flush=True)
-                self.note(method if task.folder else "warm_start",
-                          {"replaced_sha256": shipped, "sha256": new, "bit_for_bit": shipped == new})
-            shutil.copyfile(run / "policy.pt", data / "warmstart.pt")
-            records[method] = {"0": {"plan": "warm_start", "method": method, "seed": 0, "command": "warmup",
-                                     "flags": ["--block-size", str(task.block_size)] if task.folder else [],
-                                     **summarize(run), "wall_s": float((run / "wall_s").read_text()),
-                                     "sha256": sha256(run / "policy.pt"),
-                                     "final_eval": final_eval(data / "warmstart.pt", data, run / "eval.json")}}
+            records[method] = self._warm_start(method, task, task.warmup_steps, shipped=True)
+            if task.warmup_steps != default_steps:
+                records[f"{method}_default_steps"] = self._warm_start(f"{method}_default_steps", task, default_steps,
+                                                                      shipped=False)
         res.store("warm_start", records, self.results)
+
+    def _warm_start(self, method: str, task, steps: int, shipped: bool) -> dict:
+        """Train one warm start into the work folder (unless an earlier sitting did); ``shipped``: it becomes the
+        task's data/.../warmstart.pt, compared bit for bit with the one it replaces. Its record, by seed."""
+        run, data = self.work / method, self.data / task.folder
+        if (run / "policy.pt").exists():  # made by an earlier sitting, which compared it with what it replaced
+            print(f"{method}: made by an earlier sitting of this reproduction (its comparison: reproduce.json)",
+                  flush=True)
+        else:
+            replaced = sha256(data / "warmstart.pt") if shipped else None
+            start = time.perf_counter()
+            minigrpo("warmup", "--data", str(data), "--block-size", str(task.block_size), "--steps", str(steps),
+                     "--out", str(run), "--overwrite", *self.sizes.warmup)  # the toy sizes' --steps come last
+            (run / "wall_s").write_text(f"{time.perf_counter() - start:.2f}\n")
+            new = sha256(run / "policy.pt")
+            if shipped:
+                print(f"{method}: " + ("a new one (none was there to compare with)" if replaced is None else
+                                       "bit for bit the same as the one it replaces" if replaced == new else
+                                       "DIFFERENT from the one it replaces (another kind of CPU, or another number of "
+                                       "threads, rounds differently: README, Results); every run below is trained "
+                                       "from the new one"), flush=True)
+                self.note(method if task.folder else "warm_start",
+                          {"replaced_sha256": replaced, "sha256": new, "bit_for_bit": replaced == new})
+        where = data / "warmstart.pt" if shipped else run / "policy.pt"
+        if shipped:
+            shutil.copyfile(run / "policy.pt", where)
+        flags = ["--block-size", str(task.block_size)] if task.folder else []
+        if steps != TASKS["steps3"].warmup_steps:
+            flags += ["--steps", str(steps)]
+        return {"0": {"plan": "warm_start", "method": method, "seed": 0, "command": "warmup", "flags": flags,
+                      **summarize(run), "wall_s": float((run / "wall_s").read_text()), "sha256": sha256(run / "policy.pt"),
+                      "final_eval": final_eval(where, data, run / "eval.json", task.max_new_tokens)}}
 
     def reward_models(self) -> None:
         for kind, name in (("outcome", "orm"), ("process", "prm")):

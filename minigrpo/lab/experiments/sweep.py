@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..runs import CHECKPOINT, cpu_name, read_metrics, seconds_saved
 from . import results
-from .plans import PLANS
+from .plans import PLANS, task_of
 
 SERIES = ("reward_mean", "learned_reward_mean", "reward_format", "reward_length", "zero_spread_frac",
           "adv_nonzero_frac", "adv_abs_mean", "kl", "clip_frac", "grad_norm", "completion_len", "entropy",
@@ -116,7 +116,7 @@ def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list
         start = time.perf_counter()
         try:
             subprocess.run(argv, check=True)
-            final_eval(folder / "policy.pt", data)
+            final_eval(folder / "policy.pt", data, max_new_tokens=task_of(plan).max_new_tokens)
         except subprocess.CalledProcessError as err:  # the run printed its own error
             raise ValueError(f"sweep {plan}: {name} seed {seed} failed (exit {err.returncode}), for the reason "
                              "printed above; the same command resumes the sweep") from None
@@ -129,18 +129,21 @@ def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list
     write_summary(plan, runs_dir, out)
 
 
-def final_eval(checkpoint: Path, data: Path | str = "data", out: Path | None = None) -> dict:
+def final_eval(checkpoint: Path, data: Path | str = "data", out: Path | None = None, max_new_tokens: int = 32) -> dict:
     """``python -m minigrpo eval`` of a checkpoint on ``data``'s test split with ``EVAL``'s sampling, kept in
     ``out`` (default: eval.json beside the checkpoint); where a critic.pt lies beside it (a PPO run), also
-    ``python -m minigrpo localize`` of that critic: does it localize a slip (``LOCALIZE``)?"""
-    argv = [sys.executable, "-m", "minigrpo", "eval", "--checkpoint", str(checkpoint), "--data", str(data), *EVAL]
+    ``python -m minigrpo localize`` of that critic: does it localize a slip (``LOCALIZE``)? Sampled completions
+    get ``max_new_tokens``, the task's (plans.TASKS)."""
+    budget = ["--max-new-tokens", str(max_new_tokens)]
+    argv = [sys.executable, "-m", "minigrpo", "eval", "--checkpoint", str(checkpoint), "--data", str(data), *EVAL,
+            *budget]
     done = subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result = {k: v for k, v in result.items() if k != "checkpoint"}
     critic = Path(checkpoint).with_name("critic.pt")
     if critic.exists():
         argv = [sys.executable, "-m", "minigrpo", "localize", "--policy", str(checkpoint), "--critic", str(critic),
-                "--data", str(data), *LOCALIZE]
+                "--data", str(data), *LOCALIZE, *budget]
         done = subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True)
         result["localization"] = json.loads(done.stdout.strip().splitlines()[-1])["localization"]
     out = Path(out or Path(checkpoint).with_name("eval.json"))

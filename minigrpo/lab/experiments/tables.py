@@ -11,7 +11,7 @@ import statistics
 from pathlib import Path
 
 from . import results as res
-from .plans import PLAN_TASKS, PLANS, SEEDS
+from .plans import PLAN_TASKS, PLANS, SEEDS, TASKS
 
 # The headline runs, in the order the Results table lists them: (label, plan, method).
 HEADLINE = [
@@ -54,11 +54,15 @@ def results_table(path: Path = res.RESULTS) -> str:
     lines = ["| run | seeds | mean accuracy over training | final accuracy | best accuracy | process-verified | pass@1 "
              "| pass@4 | pass@8 | s per step | CPU |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     warm_starts = res.plan_runs("warm_start", path)
-    for method, where in (("warmup", "data/warmstart.pt"), *((f"warmup_{task}", f"data/{task}/warmstart.pt")
-                                                              for task in PLAN_TASKS.values())):
+    default_steps = TASKS["steps3"].warmup_steps
+    starts = [("warmup", "`data/warmstart.pt`")]
+    for task in PLAN_TASKS.values():
+        starts += [(f"warmup_{task}_default_steps", f"{task}, {default_steps} steps only (not shipped)"),
+                   (f"warmup_{task}", f"`data/{task}/warmstart.pt`, {TASKS[task].warmup_steps} steps")]
+    for method, what in starts:
         start = warm_starts.get(method, {}).get("0")
         if start:
-            lines.append(f"| warm start (`{where}`) | - | - | {res.final_accuracy(start):.3f} | - | "
+            lines.append(f"| warm start ({what}) | - | - | {res.final_accuracy(start):.3f} | - | "
                          f"{_evals([start], 'process_verified_accuracy')} | {_evals([start], 'pass@1')} | "
                          f"{_evals([start], 'pass@4')} | {_evals([start], 'pass@8')} | - | {_cpus([start])} |")
     warm = warm_starts.get("warmup", {}).get("0")
