@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -501,7 +502,12 @@ def test_localize_prints_each_steps_drop_and_the_critics_share(tmp_path, capsys,
         assert at["pairs"] >= 1
         if at["mc"] < 0:
             assert at["fraction"] == pytest.approx(at["critic"] / at["mc"])
-    other = ValueModel(ModelConfig(n_layer=1, n_head=2, n_embd=32, block_size=32))
+    # a critic of another size reads the same sequences: it is measured; one with a shorter block cannot be
+    other = ValueModel(replace(policy.cfg, n_layer=1, n_head=2, n_embd=32))
     save_checkpoint(other, tmp_path / "other.pt")
-    assert main([*argv[:4], str(tmp_path / "other.pt"), *argv[5:]]) == 2
-    assert "made for another model" in capsys.readouterr().err
+    assert main([*argv[:4], str(tmp_path / "other.pt"), *argv[5:]]) == 0
+    capsys.readouterr()
+    short = ValueModel(replace(policy.cfg, n_layer=1, n_head=2, n_embd=32, block_size=policy.cfg.block_size - 1))
+    save_checkpoint(short, tmp_path / "short.pt")
+    assert main([*argv[:4], str(tmp_path / "short.pt"), *argv[5:]]) == 2
+    assert "cannot read the sequences of --policy" in capsys.readouterr().err

@@ -483,6 +483,29 @@ def test_a_fresh_critic_does_not_start_from_the_policy(monkeypatch, easy_warm_st
     assert not all(torch.equal(starts["fresh"][k], policy[k]) for k in policy)
 
 
+def test_a_critic_can_start_from_another_gpt_checkpoint(tmp_path, easy_warm_start):
+    from dataclasses import replace
+
+    from minigrpo.checkpoint import save_checkpoint
+    from minigrpo.model import GPT
+
+    model, train = easy_warm_start
+    torch.manual_seed(1)
+    deeper = GPT(replace(model.cfg, n_layer=model.cfg.n_layer + 1))  # another size, the same tokens and block
+    save_checkpoint(deeper, tmp_path / "deeper.pt")
+    critic = lab_loop.Critic(model, LabPPOConfig(**SMALL, critic_init=str(tmp_path / "deeper.pt")), World())
+    assert critic.model.cfg == deeper.cfg
+    body = critic.model.body.state_dict()
+    assert all(torch.equal(body[k], v) for k, v in deeper.state_dict().items())
+    assert torch.count_nonzero(critic.model.head.weight) == 0  # the value head starts at 0, as from the policy
+    short = GPT(replace(model.cfg, block_size=model.cfg.block_size - 1))
+    save_checkpoint(short, tmp_path / "short.pt")
+    with pytest.raises(ValueError, match="cannot read the policy's sequences"):
+        lab_loop.Critic(model, LabPPOConfig(**SMALL, critic_init=str(tmp_path / "short.pt")), World())
+    with pytest.raises(ValueError, match="does not exist"):
+        lab_loop.Critic(model, LabPPOConfig(**SMALL, critic_init=str(tmp_path / "missing.pt")), World())
+
+
 def test_critic_pretraining_regresses_v_on_monte_carlo_returns_before_the_first_rl_step(monkeypatch,
                                                                                        easy_warm_start):
     spy, _, _ = run_ppo(monkeypatch, easy_warm_start, critic_pretrain_steps=2)

@@ -182,8 +182,10 @@ def cmd_localize(args) -> None:
     device = resolve_device(args.device)
     policy, _ = load_checkpoint(args.policy, device=device)
     critic, _ = load_checkpoint(args.critic, device=device, build=ValueModel)
-    if critic.cfg != policy.cfg:
-        raise ValueError(f"--critic {args.critic} was made for another model than --policy {args.policy}")
+    if critic.cfg.vocab_size != policy.cfg.vocab_size or critic.cfg.block_size < policy.cfg.block_size:
+        raise ValueError(f"--critic {args.critic} cannot read the sequences of --policy {args.policy} (vocab_size "
+                         f"{critic.cfg.vocab_size} vs {policy.cfg.vocab_size}, block_size {critic.cfg.block_size} vs "
+                         f"{policy.cfg.block_size})")
     problems = load_split("test", args.data)[:args.problems]
     check_fits(policy.cfg, problems, args.max_new_tokens, f"checkpoint {args.policy}")
     rows = step_values(policy, problems, args.samples, args.K, critic, args.max_new_tokens,

@@ -102,7 +102,9 @@ class LabPPOConfig(PPOConfig):
                                       "on the 'monte_carlo' returns (lambda = 1: the reward-to-go; VC-PPO's "
                                       "decoupled GAE, the policy's advantages keep lambda)")
     value_epochs: int = option(1, "critic updates per inner step, each on the whole batch")
-    critic_init: str = option("policy", "the critic's body starts as a copy of the 'policy', or 'fresh' (random)")
+    critic_init: str = option("policy", "the critic's body starts as a copy of the 'policy', 'fresh' (random), or a copy "
+                                        "of the GPT in this checkpoint file (another size or training; the same "
+                                        "tokenizer, a block at least the policy's)")
     critic_pretrain_steps: int = option(0, "critic updates on the start policy's own completions, with "
                                            "Monte Carlo returns, before the first RL step (VC-PPO's value pretraining)")
     fast: bool = option(False, "sample and score with minigrpo/lab/scale/fast.py: the same numbers (to float "
@@ -113,7 +115,8 @@ class LabPPOConfig(PPOConfig):
         check(isinstance(self.fast, bool), f"fast must be True or False, got {self.fast!r}")
         check(self.value_target in VALUE_TARGETS, f"value_target must be one of {VALUE_TARGETS}, got "
                                                   f"{self.value_target!r}")
-        check(self.critic_init in CRITIC_INITS, f"critic_init must be one of {CRITIC_INITS}, got {self.critic_init!r}")
+        check(isinstance(self.critic_init, str) and bool(self.critic_init),
+              f"critic_init must be one of {CRITIC_INITS} or a checkpoint file, got {self.critic_init!r}")
         check(isinstance(self.value_epochs, int) and self.value_epochs >= 1,
               f"value_epochs must be an integer >= 1, got {self.value_epochs!r}")
         check(isinstance(self.critic_pretrain_steps, int) and self.critic_pretrain_steps >= 0,

@@ -21,6 +21,7 @@ import torch
 from torch.nn.utils import clip_grad_norm_
 from tqdm.auto import tqdm
 
+from ..checkpoint import load_checkpoint
 from ..evaluate import greedy_accuracy
 from ..grpo import step1_sampling
 from ..grpo.step2_reward import score_outcomes, score_steps
@@ -215,8 +216,7 @@ class Critic:
 
     def __init__(self, policy: GPT, cfg: LabPPOConfig, world: World):
         self.cfg, self.world = cfg, world
-        self.model = (ValueModel.from_policy(policy) if cfg.critic_init == "policy"  # V
-                      else ValueModel(policy.cfg).to(next(policy.parameters()).device))
+        self.model = critic_start(policy, cfg.critic_init)  # V
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.critic_lr, weight_decay=0.0)
 
     def advantages(self, policy, group, rewards, ref_logp, generator):
@@ -263,6 +263,22 @@ class Critic:
 
     def metrics(self, group, scores) -> dict[str, float]:
         return critic_metrics(self.value_loss, self.old_values, self.returns, self.mask)
+
+
+def critic_start(policy: GPT, init: str) -> ValueModel:
+    """PPO's critic before training: a copy of the policy ("policy"), random weights ("fresh"), or a copy of the
+    GPT in the checkpoint file ``init``, which must read the policy's tokens and hold its sequences."""
+    device = next(policy.parameters()).device
+    if init == "policy":
+        return ValueModel.from_policy(policy)
+    if init == "fresh":
+        return ValueModel(policy.cfg).to(device)
+    body, _ = load_checkpoint(init, device=device)
+    if body.cfg.vocab_size != policy.cfg.vocab_size or body.cfg.block_size < policy.cfg.block_size:
+        raise ValueError(f"critic_init {init}: its GPT (vocab_size {body.cfg.vocab_size}, block_size "
+                         f"{body.cfg.block_size}) cannot read the policy's sequences (vocab_size "
+                         f"{policy.cfg.vocab_size}, block_size {policy.cfg.block_size})")
+    return ValueModel.from_policy(body)
 
 
 def reward_to_go(token_rewards, mask, gamma: float):

@@ -1,7 +1,8 @@
 """``python -m minigrpo reproduce``: one command rebuilds every artifact and number of the project, in order.
 
     1 splits          each task's train.jsonl and test.jsonl (data/, data/steps5, data/steps7), byte for byte
-    2 warm starts     each task's warmstart.pt (plans.TASKS), compared bit for bit with the one it replaces
+    2 warm starts     each task's warmstart.pt (plans.TASKS), compared bit for bit with the one it replaces;
+                      data/skilled_warmstart.pt, the critic plan's skilled critic body
     3 reward models   data/orm.pt, data/prm.pt, trained on the new warm start's completions
     4 runs            every sweep plan (plans.py), seed 0 of all first, then more: one record per run in results.json
     5 checkpoints     the seed-0 runs' policies become data/grpo_policy.pt, ppo_policy.pt (+ critic), grpo_orm_policy.pt
@@ -34,7 +35,7 @@ from pathlib import Path
 from ...task import DATA_DIR
 from . import readme, tables
 from . import results as res
-from .plans import TASKS, schedule, task_of
+from .plans import SKILLED_STEPS, TASKS, schedule, task_of
 from .readme import ROOT
 from .sweep import cpu_name, final_eval, run_plan, summarize
 
@@ -93,48 +94,52 @@ class Reproduction:
 
     def warm_start(self) -> None:
         """Each task's warm start (plans.TASKS: its warm-up steps); the default task's is the one every default run
-        starts from. A longer task's is also made with the default task's steps, only to show what they leave."""
+        starts from. A longer task's is also made with the default task's steps, only to show what they leave; and
+        the default task's warm-up run to SKILLED_STEPS, the critic plan's critic body that does the arithmetic."""
         records = {}
         default_steps = TASKS["steps3"].warmup_steps
         for name, task in TASKS.items():
             method = "warmup" if not task.folder else f"warmup_{name}"
-            records[method] = self._warm_start(method, task, task.warmup_steps, shipped=True)
+            records[method] = self._warm_start(method, task, task.warmup_steps,
+                                               self.data / task.folder / "warmstart.pt")
             if task.warmup_steps != default_steps:
-                records[f"{method}_default_steps"] = self._warm_start(f"{method}_default_steps", task, default_steps,
-                                                                      shipped=False)
+                records[f"{method}_default_steps"] = self._warm_start(f"{method}_default_steps", task, default_steps)
+        records["warmup_skilled"] = self._warm_start("warmup_skilled", TASKS["steps3"], SKILLED_STEPS,
+                                                     self.data / "skilled_warmstart.pt")
         res.store("warm_start", records, self.results)
 
-    def _warm_start(self, method: str, task, steps: int, shipped: bool) -> dict:
-        """Train one warm start into the work folder (unless an earlier sitting did); ``shipped``: it becomes the
-        task's data/.../warmstart.pt, compared bit for bit with the one it replaces. Its record, by seed."""
+    def _warm_start(self, method: str, task, steps: int, target: Path | None = None) -> dict:
+        """Train one warm start into the work folder (unless an earlier sitting did); it becomes ``target`` (a
+        file under data/), compared bit for bit with the one it replaces, or stays in the work folder (None). Its
+        record, by seed."""
         run, data = self.work / method, self.data / task.folder
         if (run / "policy.pt").exists():  # made by an earlier sitting, which compared it with what it replaced
             print(f"{method}: made by an earlier sitting of this reproduction (its comparison: reproduce.json)",
                   flush=True)
         else:
-            replaced = sha256(data / "warmstart.pt") if shipped else None
+            replaced = sha256(target) if target else None
             start = time.perf_counter()
             minigrpo("warmup", "--data", str(data), "--block-size", str(task.block_size), "--steps", str(steps),
                      "--out", str(run), "--overwrite", *self.sizes.warmup)  # the toy sizes' --steps come last
             (run / "wall_s").write_text(f"{time.perf_counter() - start:.2f}\n")
             new = sha256(run / "policy.pt")
-            if shipped:
+            if target:
                 print(f"{method}: " + ("a new one (none was there to compare with)" if replaced is None else
                                        "bit for bit the same as the one it replaces" if replaced == new else
-                                       "DIFFERENT from the one it replaces (another kind of CPU, or another number of "
-                                       "threads, rounds differently: README, Results); every run below is trained "
-                                       "from the new one"), flush=True)
-                self.note(method if task.folder else "warm_start",
+                                       "DIFFERENT from the one it replaces (a changed recipe, or another kind of CPU "
+                                       "or number of threads, which rounds differently: README, Results); every run "
+                                       "below is trained from the new one"), flush=True)
+                self.note(method if method != "warmup" else "warm_start",
                           {"replaced_sha256": replaced, "sha256": new, "bit_for_bit": replaced == new})
-        where = data / "warmstart.pt" if shipped else run / "policy.pt"
-        if shipped:
-            shutil.copyfile(run / "policy.pt", where)
+        if target:
+            shutil.copyfile(run / "policy.pt", target)
         flags = ["--block-size", str(task.block_size)] if task.folder else []
         if steps != TASKS["steps3"].warmup_steps:
             flags += ["--steps", str(steps)]
         return {"0": {"plan": "warm_start", "method": method, "seed": 0, "command": "warmup", "flags": flags,
                       **summarize(run), "wall_s": float((run / "wall_s").read_text()), "sha256": sha256(run / "policy.pt"),
-                      "final_eval": final_eval(where, data, run / "eval.json", task.max_new_tokens)}}
+                      "final_eval": final_eval(target or run / "policy.pt", data, run / "eval.json",
+                                               task.max_new_tokens)}}
 
     def reward_models(self) -> None:
         for kind, name in (("outcome", "orm"), ("process", "prm")):

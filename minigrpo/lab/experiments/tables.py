@@ -57,8 +57,8 @@ def results_table(path: Path = res.RESULTS) -> str:
     default_steps = TASKS["steps3"].warmup_steps
     starts = [("warmup", "`data/warmstart.pt`")]
     for task in PLAN_TASKS.values():
-        starts += [(f"warmup_{task}_default_steps", f"{task}, {default_steps} steps only (not shipped)"),
-                   (f"warmup_{task}", f"`data/{task}/warmstart.pt`, {TASKS[task].warmup_steps} steps")]
+        starts += [(f"warmup_{task}_default_steps", f"{task}: the default recipe's {default_steps} steps, not shipped"),
+                   (f"warmup_{task}", f"`data/{task}/warmstart.pt`: {TASKS[task].warmup_steps} steps")]
     for method, what in starts:
         start = warm_starts.get(method, {}).get("0")
         if start:
