@@ -28,7 +28,8 @@ def fake_run(folder, steps=25, reward=0.5):
 def fake_final_eval(monkeypatch):
     """The sweep's final evaluation of each run, without a model: tested on its own below."""
     monkeypatch.setattr(sweep, "final_eval",
-                        lambda checkpoint, data, max_new_tokens: checkpoint.with_name("eval.json").write_text('{"pass@8": 0.9}'))
+                        lambda checkpoint, data, max_new_tokens:
+                        checkpoint.with_name("eval.json").write_text('{"pass@8": 0.9}'))
 
 
 def test_summary_by_hand(tmp_path):

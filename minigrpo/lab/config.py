@@ -102,9 +102,9 @@ class LabPPOConfig(PPOConfig):
                                       "on the 'monte_carlo' returns (lambda = 1: the reward-to-go; VC-PPO's "
                                       "decoupled GAE, the policy's advantages keep lambda)")
     value_epochs: int = option(1, "critic updates per inner step, each on the whole batch")
-    critic_init: str = option("policy", "the critic's body starts as a copy of the 'policy', 'fresh' (random), or a copy "
-                                        "of the GPT in this checkpoint file (another size or training; the same "
-                                        "tokenizer, a block at least the policy's)")
+    critic_init: str = option("policy", "the critic's body starts as a copy of the 'policy', 'fresh' (random), or a "
+                                        "copy of the GPT in this checkpoint file (another size or training; the "
+                                        "same tokenizer, a block at least the policy's)")
     critic_pretrain_steps: int = option(0, "critic updates on the start policy's own completions, with "
                                            "Monte Carlo returns, before the first RL step (VC-PPO's value pretraining)")
     fast: bool = option(False, "sample and score with minigrpo/lab/scale/fast.py: the same numbers (to float "

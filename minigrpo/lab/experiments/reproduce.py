@@ -137,7 +137,8 @@ class Reproduction:
         if steps != TASKS["steps3"].warmup_steps:
             flags += ["--steps", str(steps)]
         return {"0": {"plan": "warm_start", "method": method, "seed": 0, "command": "warmup", "flags": flags,
-                      **summarize(run), "wall_s": float((run / "wall_s").read_text()), "sha256": sha256(run / "policy.pt"),
+                      **summarize(run), "wall_s": float((run / "wall_s").read_text()),
+                      "sha256": sha256(run / "policy.pt"),
                       "final_eval": final_eval(target or run / "policy.pt", data, run / "eval.json",
                                                task.max_new_tokens)}}
 
