@@ -30,7 +30,9 @@ SERIES = ("reward_mean", "learned_reward_mean", "reward_format", "reward_length"
           "explained_variance", "value_loss")
 WINDOW = 10  # steps averaged into one point of a summary's series
 EVAL = ["--samples", "8", "--k", "1", "4", "8", "--seed", "0"]  # the final evaluation of every finished run
-LOCALIZE = ["--problems", "48", "--samples", "8", "--K", "16", "--seed", "0"]  # and of every PPO run's critic
+# and of every PPO run's critic: a trained policy rarely slips at the first step, so 200 problems (1600 completions)
+# give each step index enough first slips to pair with right answers
+LOCALIZE = ["--problems", "200", "--samples", "8", "--K", "16", "--seed", "0"]
 
 
 def summarize(run: Path) -> dict:
