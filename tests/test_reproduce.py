@@ -37,6 +37,8 @@ def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
     assert set(log["seconds"]) == {*Reproduction.STAGES, "total"}
     records = results.load(out / "results.json")
     warm_starts = {("warm_start", f"warmup_{name}" if task.folder else "warmup") for name, task in TASKS.items()}
+    warm_starts |= {("warm_start", f"warmup_{name}_default_steps") for name, task in TASKS.items()
+                    if task.warmup_steps != TASKS["steps3"].warmup_steps} | {("warm_start", "warmup_skilled")}
     every_run = warm_starts | {(plan, method) for plan in SEEDS for method in PLANS[plan]}
     assert sorted((r["plan"], r["method"]) for r in records) == sorted(every_run)  # each once: seed 0 only
     assert all(r["seed"] == 0 and r["final_eval"]["n"] == 40 and r["cpu"] for r in records)
@@ -45,8 +47,8 @@ def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
     warm = results.plan_runs("warm_start", out / "results.json")["warmup"]["0"]
     assert warm["sha256"] == hashlib.sha256((out / "data" / "warmstart.pt").read_bytes()).hexdigest()
     assert log["warm_start"] == {"replaced_sha256": None, "sha256": warm["sha256"], "bit_for_bit": False}
-    for name in ("warmstart.pt", "orm.pt", "prm.pt", "grpo_policy.pt", "ppo_policy.pt", "ppo_critic.pt",
-                 "grpo_orm_policy.pt", "train.jsonl", "test.jsonl"):
+    for name in ("warmstart.pt", "skilled_warmstart.pt", "orm.pt", "prm.pt", "grpo_policy.pt", "ppo_policy.pt",
+                 "ppo_critic.pt", "grpo_orm_policy.pt", "train.jsonl", "test.jsonl"):
         assert (out / "data" / name).is_file(), name
     for name in ("grpo_learning_curves.png", "results_seeds.png"):
         assert (out / "figures" / name).is_file(), name
@@ -59,6 +61,8 @@ def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
     assert measured == log["measured"] and list(measured["seconds"]) == list(Reproduction.STAGES[:-1])
     assert measured["total"] == pytest.approx(sum(measured["seconds"].values()))
     assert measured["seconds"]["runs"] == pytest.approx(sum(r["sweep_s"] for r in trained))
+    assert measured["seconds"]["warm_start"] == pytest.approx(sum(r["wall_s"] for r in records
+                                                                  if r["plan"] == "warm_start"), abs=0.01)
     assert all(r["sweep_s"] > 0 for r in trained)
     # the CPU that trained each run, noted in its folder, is its record's (a later summary on another machine keeps it)
     assert all(json.loads((out / "sweeps" / r["plan"] / r["method"] / "seed0" / "run.json").read_text())["cpu"]

@@ -199,15 +199,17 @@ class Reproduction:
         print(f"README: regenerated {', '.join(changed) or 'nothing (all current)'}", flush=True)
 
     def measured(self, seconds: dict) -> dict:
-        """What the reproduction took, stage by stage, each piece timed when it was made: the warm start, each reward
-        model and each run by its own record (so a reproduction resumed over several invocations counts what the
+        """What the reproduction took, stage by stage, each piece timed when it was made: each warm start,
+        reward model and run by its own record (so a reproduction resumed over several invocations counts what the
         earlier ones made; a run resumed after a stop counts from its resume on); the cheap stages, redone at every
         invocation, by this one's seconds. The README's tables (a second) come after, so they are not in it."""
         def timed(path: Path) -> float | None:
             return float(path.read_text()) if path.exists() else None
 
-        runs = [r for r in res.load(self.results) if r["plan"] != "warm_start"]
-        pieces = {"warm_start": [timed(self.work / "warmup" / "wall_s")],
+        records = res.load(self.results)
+        runs = [r for r in records if r["plan"] != "warm_start"]
+        warm_starts = [r["method"] for r in records if r["plan"] == "warm_start"]
+        pieces = {"warm_start": [timed(self.work / method / "wall_s") for method in warm_starts],
                   "reward_models": [timed(self.work / name / "wall_s") for name in ("orm", "prm")],
                   "runs": [r.get("sweep_s") for r in runs]}
         parts = {"splits": seconds["splits"],

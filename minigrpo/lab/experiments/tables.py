@@ -11,7 +11,7 @@ import statistics
 from pathlib import Path
 
 from . import results as res
-from .plans import PLAN_TASKS, PLANS, SEEDS, TASKS
+from .plans import PLAN_TASKS, PLANS, SEEDS, SKILLED_STEPS, TASKS
 
 # The headline runs, in the order the Results table lists them: (label, plan, method).
 HEADLINE = [
@@ -59,6 +59,8 @@ def results_table(path: Path = res.RESULTS) -> str:
     for task in PLAN_TASKS.values():
         starts += [(f"warmup_{task}_default_steps", f"{task}: the default recipe's {default_steps} steps, not shipped"),
                    (f"warmup_{task}", f"`data/{task}/warmstart.pt`: {TASKS[task].warmup_steps} steps")]
+    starts.append(("warmup_skilled", f"`data/skilled_warmstart.pt`: {SKILLED_STEPS} steps, the critic plan's "
+                                      "critic body"))
     for method, what in starts:
         start = warm_starts.get(method, {}).get("0")
         if start:
