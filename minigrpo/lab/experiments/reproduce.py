@@ -35,7 +35,7 @@ from pathlib import Path
 from ...task import DATA_DIR
 from . import readme, tables
 from . import results as res
-from .plans import SKILLED_STEPS, TASKS, schedule, task_of
+from .plans import SKILLED_STEPS, TASKS, Task, schedule, task_of
 from .readme import ROOT
 from .sweep import cpu_name, final_eval, run_plan, summarize
 
@@ -108,7 +108,7 @@ class Reproduction:
                                                      self.data / "skilled_warmstart.pt")
         res.store("warm_start", records, self.results)
 
-    def _warm_start(self, method: str, task, steps: int, target: Path | None = None) -> dict:
+    def _warm_start(self, method: str, task: Task, steps: int, target: Path | None = None) -> dict:
         """Train one warm start into the work folder (unless an earlier sitting did); it becomes ``target`` (a
         file under data/), compared bit for bit with the one it replaces, or stays in the work folder (None). Its
         record, by seed."""
