@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..runs import CHECKPOINT, cpu_name, read_metrics, seconds_saved
 from . import results
-from .plans import PLANS, task_of
+from .plans import PLANS, TASKS, task_of
 
 SERIES = ("reward_mean", "learned_reward_mean", "reward_format", "reward_length", "zero_spread_frac",
           "adv_nonzero_frac", "adv_abs_mean", "kl", "clip_frac", "grad_norm", "completion_len", "entropy",
@@ -131,7 +131,8 @@ def run_plan(plan: str, seeds: list[int], runs_dir: Path, out: Path, extra: list
     write_summary(plan, runs_dir, out)
 
 
-def final_eval(checkpoint: Path, data: Path | str = "data", out: Path | None = None, max_new_tokens: int = 32) -> dict:
+def final_eval(checkpoint: Path, data: Path | str = "data", out: Path | None = None,
+               max_new_tokens: int = TASKS["steps3"].max_new_tokens) -> dict:
     """``python -m minigrpo eval`` of a checkpoint on ``data``'s test split with ``EVAL``'s sampling, kept in
     ``out`` (default: eval.json beside the checkpoint); where a critic.pt lies beside it (a PPO run), also
     ``python -m minigrpo localize`` of that critic: does it localize a slip (``LOCALIZE``)? Sampled completions
