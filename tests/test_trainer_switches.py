@@ -439,7 +439,7 @@ def test_aggregation_and_the_generation_budget_reach_the_objective(monkeypatch, 
 
 def run_ppo(monkeypatch, easy_warm_start, **switches) -> tuple[Spy, torch.nn.Module, torch.nn.Module]:
     model, train = easy_warm_start
-    spy = Spy(monkeypatch).on(lab_loop, PPO_STEPS + ["completion_values"])
+    spy = Spy(monkeypatch).on(step1_sampling, ["sample_group"]).on(lab_loop, PPO_STEPS + ["completion_values"])
     policy = copy.deepcopy(model)
     critic = lab_loop.train(policy, LabPPOConfig(**{**SMALL, **switches}), train, train[:2], progress=False)
     return spy, policy, critic
@@ -520,3 +520,67 @@ def test_critic_pretraining_regresses_v_on_monte_carlo_returns_before_the_first_
     grad_clips = spy.calls["clip_grad_norm_"]
     assert len(grad_clips) == 2 + 2  # two critic updates first, then the policy's and the critic's
     assert len(spy.calls["kl_penalized_rewards"]) == 3
+
+
+def test_a_critic_at_the_states_between_steps_runs_gae_over_steps(monkeypatch, easy_warm_start):
+    """critic_states "steps": R_j sums a step's token rewards, delta_j = R_j + gamma V(s_{j+1}) - V(s_j) with
+    V(s_n) = 0, A_j = sum_l (gamma lambda)^l delta_{j+l} on every token of step j, and the critic regresses V(s_j)
+    on A_j + V(s_j): by hand in float64, per completion, from what the loop sampled and read."""
+    from minigrpo.prefix_values import step_boundaries
+
+    spy, _, _ = run_ppo(monkeypatch, easy_warm_start, critic_states="steps", lam=0.5, gamma=0.9)
+    group = spy.result("sample_group")
+    token_rewards = spy.result("kl_penalized_rewards").double()
+    values = spy.result("completion_values").detach().double()  # V before each token
+    state_values, returns, state_mask = spy.args("clipped_value_loss")[1:4]  # V_old at the states, targets, mask
+    advantages = spy.args("whiten")[0]
+    B, G_, T = group.mask.shape
+    for b in range(B):
+        for g in range(G_):
+            length = int(group.mask[b, g].sum())
+            bounds = step_boundaries(group.texts[b][g], length)  # s_0 .. s_n as token indices
+            n = len(bounds) - 1
+            R = [token_rewards[b, g, bounds[j]:bounds[j + 1]].sum().item() for j in range(n)]
+            V = [values[b, g, bounds[j]].item() for j in range(n)] + [0.0]
+            A, running = [0.0] * n, 0.0
+            for j in reversed(range(n)):
+                running = R[j] + 0.9 * V[j + 1] - V[j] + 0.9 * 0.5 * running
+                A[j] = running
+            assert state_mask[b, g].sum().item() == n
+            torch.testing.assert_close(state_values[b, g, :n].double(), torch.tensor(V[:n], dtype=torch.float64))
+            torch.testing.assert_close(returns[b, g, :n].double(), torch.tensor(A, dtype=torch.float64) +
+                                       torch.tensor(V[:n], dtype=torch.float64), rtol=1e-5, atol=1e-6)
+            by_token = torch.zeros(T, dtype=torch.float64)
+            for j in range(n):
+                by_token[bounds[j]:bounds[j + 1]] = A[j]
+            torch.testing.assert_close(advantages[b, g].double(), by_token, rtol=1e-5, atol=1e-6)
+
+
+def test_a_critic_at_the_states_between_steps_is_trained_on_monte_carlo_targets_on_request(monkeypatch,
+                                                                                         easy_warm_start):
+    from minigrpo.prefix_values import step_boundaries
+
+    spy, _, _ = run_ppo(monkeypatch, easy_warm_start, critic_states="steps", value_target="monte_carlo",
+                        critic_pretrain_steps=1, gamma=0.9)
+    returns, mask = spy.args("clipped_value_loss", 0)[2:4]  # pretraining: pi = pi_ref, no KL: the outcome, discounted
+    rl_returns, rl_mask = spy.args("clipped_value_loss", 1)[2:4]
+    token_rewards = spy.result("kl_penalized_rewards", 1).double()  # the RL step's
+    group = spy.result("sample_group", 1)
+    for b in range(group.mask.shape[0]):
+        for g in range(group.mask.shape[1]):
+            length = int(group.mask[b, g].sum())
+            bounds = step_boundaries(group.texts[b][g], length)
+            n = len(bounds) - 1
+            R = [token_rewards[b, g, bounds[k]:bounds[k + 1]].sum().item() for k in range(n)]  # per step
+            by_hand = [sum(0.9 ** (k - j) * R[k] for k in range(j, n)) for j in range(n)]  # gamma per step, lambda 1
+            assert rl_mask[b, g].sum().item() == n
+            torch.testing.assert_close(rl_returns[b, g, :n].double(), torch.tensor(by_hand, dtype=torch.float64),
+                                       rtol=1e-5, atol=1e-6)
+    discounts = 0.9 ** torch.arange(40.0)  # the outcome 0 or 1, discounted once per step to go
+    assert all(v == 0 or (discounts - v).abs().min() < 1e-6 for v in returns[mask].tolist())
+    assert returns[mask].max() > 0  # some completion was right, so the check above saw a discounted 1
+
+
+def test_critic_states_is_validated():
+    with pytest.raises(ValueError, match="critic_states must be one of"):
+        LabPPOConfig(critic_states="positions")

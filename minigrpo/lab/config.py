@@ -30,7 +30,7 @@ SUPERVISION_OPTIONS = {
 @dataclass(frozen=True)
 class LabGRPOConfig(GRPOConfig):
     """GRPO with the lab's switches. The defaults are DeepSeekMath's GRPO; each switch below changes one thing
-    (README, "GRPO variants")."""
+    (docs/variants.md)."""
 
     supervisions: ClassVar[tuple[str, ...]] = ("outcome", "process", "monte_carlo")
     process_scale: str = option("sum", "process: A_{i,t} is the 'sum' of later normalized step rewards, or their "
@@ -92,6 +92,7 @@ class LabGRPOConfig(GRPOConfig):
 
 VALUE_TARGETS = ("gae", "monte_carlo")
 CRITIC_INITS = ("policy", "fresh")
+CRITIC_STATES = ("tokens", "steps")
 
 
 @dataclass(frozen=True)
@@ -107,12 +108,17 @@ class LabPPOConfig(PPOConfig):
                                         "same tokenizer, a block at least the policy's)")
     critic_pretrain_steps: int = option(0, "critic updates on the start policy's own completions, with "
                                            "Monte Carlo returns, before the first RL step (VC-PPO's value pretraining)")
+    critic_states: str = option("tokens", "where the critic gives values: before every 'tokens' (the textbook), or "
+                                          "only at the states between 'steps' (GAE over steps, every token of a "
+                                          "step gets its step's advantage)")
     fast: bool = option(False, "sample and score with minigrpo/lab/scale/fast.py: the same numbers (to float "
                                "rounding), each prompt once per group, finished completions dropped, length buckets")
 
     def __post_init__(self):
         super().__post_init__()
         check(isinstance(self.fast, bool), f"fast must be True or False, got {self.fast!r}")
+        check(self.critic_states in CRITIC_STATES, f"critic_states must be one of {CRITIC_STATES}, got "
+                                                  f"{self.critic_states!r}")
         check(self.value_target in VALUE_TARGETS, f"value_target must be one of {VALUE_TARGETS}, got "
                                                   f"{self.value_target!r}")
         check(isinstance(self.critic_init, str) and bool(self.critic_init),

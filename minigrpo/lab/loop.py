@@ -212,7 +212,7 @@ def _and_learned_reward(cfg: LabGRPOConfig, group, scores) -> dict[str, float]:
 class Critic:
     """PPO's critic side of the loop (``ppo/trainer.py``'s lines that GRPO does not have): V, its optimizer, the
     advantages by GAE and the value update after each policy update; and the lab's switches of what V learns from
-    (``value_target``, ``value_epochs``, ``critic_init``, ``critic_pretrain_steps``)."""
+    (``value_target``, ``value_epochs``, ``critic_init``, ``critic_pretrain_steps``, ``critic_states``)."""
 
     def __init__(self, policy: GPT, cfg: LabPPOConfig, world: World):
         self.cfg, self.world = cfg, world
@@ -222,12 +222,21 @@ class Critic:
     def advantages(self, policy, group, rewards, ref_logp, generator):
         with torch.no_grad():
             token_rewards = kl_penalized_rewards(rewards, group.old_logp, ref_logp, group.mask, self.cfg.kl_coef)
-        self.mask = group.mask
         self.values = completion_values(self.model, group)  # with gradient: the first critic update reuses it
+        token_values = self.values.detach()
+        if self.cfg.critic_states == "steps":  # variant: V only at the states between steps, GAE over steps
+            adv, self.returns, self.index, self.mask = credit.step_gae(token_rewards, token_values, group,
+                                                                       self.cfg.gamma, self.cfg.lam)
+            if self.cfg.value_target == "monte_carlo":
+                self.returns = credit.step_gae(token_rewards, torch.zeros_like(token_values), group,
+                                               self.cfg.gamma, 1.0)[1]
+        else:
+            self.index, self.mask = None, group.mask
+            adv, self.returns = gae(token_rewards, token_values, group.mask, self.cfg.gamma, self.cfg.lam)
+            if self.cfg.value_target == "monte_carlo":  # lambda = 1 for the critic's targets, lam for the advantages
+                self.returns = reward_to_go(token_rewards, group.mask, self.cfg.gamma)
+        self.values = self._at_states(self.values)
         self.old_values = self.values.detach()  # V_old, as old_logp is pi_old's
-        adv, self.returns = gae(token_rewards, self.old_values, group.mask, self.cfg.gamma, self.cfg.lam)
-        if self.cfg.value_target == "monte_carlo":  # lambda = 1 for the critic's targets, lam for the advantages
-            self.returns = reward_to_go(token_rewards, group.mask, self.cfg.gamma)
         if self.cfg.whiten_advantages:  # over every process's tokens under torchrun
             adv = whiten(adv, group.mask, mean_std=self.world.mean_std if self.world.torchrun else None)
         return rewards, adv
@@ -235,8 +244,8 @@ class Critic:
     def update(self, group, inner: int) -> None:
         for epoch in range(self.cfg.value_epochs):
             if inner > 0 or epoch > 0:
-                self.values = completion_values(self.model, group)
-            self.value_loss = clipped_value_loss(self.values, self.old_values, self.returns, group.mask,
+                self.values = self._at_states(completion_values(self.model, group))
+            self.value_loss = clipped_value_loss(self.values, self.old_values, self.returns, self.mask,
                                                  self.cfg.value_clip_eps)
             self.optimizer.zero_grad(set_to_none=True)
             self.value_loss.backward()
@@ -252,9 +261,14 @@ class Critic:
                 group = steps.sample(policy, prompt_rng.sample(problems, self.cfg.prompts_per_step), generator, None)
                 token_rewards = kl_penalized_rewards(score_outcomes(outcome_reward, group), group.old_logp,
                                                      group.old_logp, group.mask, self.cfg.kl_coef)
-            values = completion_values(self.model, group)
-            returns = reward_to_go(token_rewards, group.mask, self.cfg.gamma)
-            loss = clipped_value_loss(values, values.detach(), returns, group.mask, self.cfg.value_clip_eps)
+            values, mask = completion_values(self.model, group), group.mask
+            if self.cfg.critic_states == "steps":
+                returns, index, mask = credit.step_gae(token_rewards, torch.zeros_like(values), group,
+                                                       self.cfg.gamma, 1.0)[1:]
+                values = values.gather(-1, index)
+            else:
+                returns = reward_to_go(token_rewards, group.mask, self.cfg.gamma)
+            loss = clipped_value_loss(values, values.detach(), returns, mask, self.cfg.value_clip_eps)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.world.average_gradients(self.model)
@@ -263,6 +277,10 @@ class Critic:
 
     def metrics(self, group, scores) -> dict[str, float]:
         return critic_metrics(self.value_loss, self.old_values, self.returns, self.mask)
+
+    def _at_states(self, values: torch.Tensor) -> torch.Tensor:
+        """The values the critic is trained on: every token's, or (critic_states "steps") the states' [B, G, S]."""
+        return values if self.index is None else values.gather(-1, self.index)
 
 
 def critic_start(policy: GPT, init: str) -> ValueModel:

@@ -1,8 +1,8 @@
 """The sweep plans, written once: the methods of each plan, and the seeds a reproduction trains of it.
 
 ``sweep`` (sweep.py) trains a plan's methods over its seeds, ``reproduce`` (reproduce.py) every plan in
-``schedule()``'s order, the README's compute table (tables.py) prices that schedule, and the Makefile's ``sweep``
-and ``variants`` targets name plans, whose seeds come from here.
+``schedule()``'s order, the compute table (tables.py, in docs/results.md) prices that schedule, and the Makefile's
+``sweep`` and ``variants`` targets name plans, whose seeds come from here.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ PLANS = {
         "format_only": ("grpo", ["--reward-weights", "format=1"]),
     },
     # what makes PPO's critic localize a slip (python -m minigrpo localize, run on each one's critic): what V
-    # learns from, one change at a time, then together; and a critic body that can do the arithmetic (the default
-    # warm-up run to SKILLED_STEPS, made by reproduce)
+    # learns from, one change at a time, then together; a critic body that can do the arithmetic (the default
+    # warm-up run to SKILLED_STEPS, made by reproduce); and a critic asked for values only between steps
     "critic": {
         "ppo": ("ppo", []),
         "ppo_mc_targets": ("ppo", ["--value-target", "monte_carlo"]),
@@ -49,8 +49,9 @@ PLANS = {
         "ppo_pretrained": ("ppo", ["--critic-pretrain-steps", "200", "--value-target", "monte_carlo"]),
         "ppo_vc": ("ppo", ["--critic-pretrain-steps", "200", "--value-target", "monte_carlo", "--value-epochs", "4"]),
         "ppo_skilled_critic": ("ppo", ["--critic-init", "{data}/skilled_warmstart.pt"]),
+        "ppo_step_critic": ("ppo", ["--critic-states", "steps"]),
     },
-    # the README's variants table: 150 steps each from the same warm start
+    # the variants table (docs/variants.md): 150 steps each from the same warm start
     "variants": {name: ("grpo", ["--steps", "150", "--eval-every", "50", *flags]) for name, flags in {
         "grpo": [],
         "dapo": ["--aggregation", "dapo"],
@@ -70,7 +71,7 @@ PLANS = {
 # folder under data/ (its splits, ``python -m minigrpo data --num-operands 6 --out data/steps5``, and its warm
 # start, made by ``warmup`` in a longer block); a completion may be as long as the task's longest worked solution
 # plus 2 tokens, as the default task's 32 are. The default recipe's 300 warm-up steps leave the longer tasks with
-# almost no right answers (a reproduction trains those too, for the README's table); their warm starts train
+# almost no right answers (a reproduction trains those too, for the Results table); their warm starts train
 # until they start where the default one does: the multiple of 25 steps whose greedy held-out accuracy came
 # closest to the default warm start's 0.452, measured once on an AMD EPYC (5 steps: 0.454 at 625; 7 steps: 0.442
 # at 700, 0.518 at 725). So every task starts with about as many right answers per group, and the tasks differ

@@ -19,6 +19,15 @@ about n_i times an outcome advantage; dividing by n_i brings it to that size. Ad
 optimizer step nearly scale-free, so what the scale changes is the balance with beta KL and how
 often the gradient clip bites.
 
+A critic at the states between steps (PPO)                          --critic-states steps
+    s_0 .. s_{n-1}: the states before each step of o_i, at token indices b_0 = 0 < b_1 < ... < b_{n-1}
+    R_j = sum_{b_j <= t < b_{j+1}} r_t       (the step's token rewards: its KL penalties, the outcome at the end)
+    delta_j = R_j + gamma V(s_{j+1}) - V(s_j),   V(s_n) = 0,   A_j = sum_{l >= 0} (gamma lambda)^l delta_{j+l}
+    A_{i,t} = A_j for the tokens t of step j;    the critic regresses on R_j^GAE = A_j + V(s_j) at the states only
+PPO's GAE with steps for time steps: the critic is asked for values only where a step has just ended, the states
+the localization yardstick reads, and lambda decays per step instead of per token. VinePPO's credit with a learned
+value instead of a sampled one.
+
 Noisy step labels                                                   --step-label-noise p
     r_i^{index(j)} <- 1 - r_i^{index(j)} with probability p, independently per step
 A step verifier that errs: what process supervision is worth when the steps cannot be scored reliably.
@@ -33,6 +42,7 @@ import torch
 from ... import checks
 from ...grpo.step1_sampling import Group
 from ...model import GPT
+from ...ppo.gae import gae
 from ...prefix_values import monte_carlo_values, step_boundaries
 
 
@@ -77,6 +87,42 @@ def monte_carlo_step_advantages(policy: GPT, group: Group, rewards: torch.Tensor
         for (b, g), bounds in states.items()
     ])
     return adv.view(B, G, T).to(group.mask.device)
+
+
+def step_states(group: Group) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The states before each step of every completion: (index [B, G, S], the token index b_j of state s_j;
+    state_mask [B, G, S], True on each completion's n_i states; step_of [B, G, T], the step j of each token)."""
+    B, G, T = group.mask.shape
+    lengths = group.mask.sum(-1).tolist()
+    bounds = [step_boundaries(group.texts[b][g], lengths[b][g])[:-1] for b in range(B) for g in range(G)]
+    S = max(len(starts) for starts in bounds)
+    index = torch.zeros(B * G, S, dtype=torch.long)
+    step_of = torch.zeros(B * G, T, dtype=torch.long)
+    for n, starts in enumerate(bounds):
+        index[n, :len(starts)] = torch.tensor(starts)
+        for start in starts[1:]:  # every token at or after a step's first token belongs to that step or a later one
+            step_of[n, start:] += 1
+    state_mask = torch.arange(S)[None, :] < torch.tensor([len(starts) for starts in bounds])[:, None]
+    device = group.mask.device
+    return (index.view(B, G, S).to(device), state_mask.view(B, G, S).to(device),
+            step_of.view(B, G, T).to(device))
+
+
+def step_gae(token_rewards: torch.Tensor, values: torch.Tensor, group: Group, gamma: float, lam: float,
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """GAE over steps: token_rewards, values [B, G, T] (V before each token) -> (token advantages [B, G, T], the
+    critic's returns at the states [B, G, S], index [B, G, S] and state_mask [B, G, S] of ``step_states``)."""
+    checks.tensor("token_rewards", token_rewards, "[B, G, T]", "float")
+    checks.tensor("values", values, "[B, G, T]", "float")
+    if token_rewards.shape != group.mask.shape or values.shape != group.mask.shape:
+        raise ValueError(f"token_rewards {tuple(token_rewards.shape)} and values {tuple(values.shape)} must be the "
+                         f"group's [B, G, T] {tuple(group.mask.shape)}")
+    index, state_mask, step_of = step_states(group)
+    step_rewards = torch.zeros(state_mask.shape, dtype=token_rewards.dtype, device=token_rewards.device)
+    step_rewards.scatter_add_(-1, step_of, torch.where(group.mask, token_rewards, 0.0))  # R_j
+    state_values = torch.where(state_mask, values.gather(-1, index), 0.0)  # V(s_j)
+    adv, returns = gae(step_rewards, state_values, state_mask, gamma, lam)
+    return torch.where(group.mask, adv.gather(-1, step_of), 0.0), returns, index, state_mask
 
 
 def mean_over_steps(adv: torch.Tensor, step_mask: torch.Tensor) -> torch.Tensor:
