@@ -86,6 +86,18 @@ def test_a_stopped_run_with_a_checkpoint_is_resumed_or_overwritten_never_silentl
     assert not (run.path / CHECKPOINT).exists()
 
 
+def test_a_switch_added_to_the_code_since_the_run_stopped_resumes_at_its_default_and_only_there(tmp_path):
+    out = tmp_path / "run"
+    run = RunFolder(out, CFG)
+    (run.path / CHECKPOINT).write_bytes(b"state")
+    saved = json.loads((run.path / "config.json").read_text())
+    del saved["grpo"]["lr"]  # as if lr were a field added after this run was started
+    (run.path / "config.json").write_text(json.dumps(saved))
+    RunFolder(out, CFG, resume=True)  # the absent field at its default: the run it started as
+    with pytest.raises(ValueError, match="grpo.lr differ from"):
+        RunFolder(out, {"grpo": GRPOConfig(lr=1e-3)}, resume=True)
+
+
 def test_resume_without_a_checkpoint_is_refused_and_a_run_without_one_is_simply_restarted(tmp_path):
     with pytest.raises(ValueError, match="holds no checkpoint"):
         RunFolder(tmp_path / "run", CFG, resume=True)

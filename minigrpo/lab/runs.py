@@ -24,7 +24,7 @@ import random
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -122,7 +122,9 @@ class RunFolder:
         check_out(self.final, overwrite)
         self.configs = json.loads(json.dumps({name: asdict(cfg) for name, cfg in configs.items()}))
         if resume:
-            check_resumable(self.path, self.configs)
+            defaults = json.loads(json.dumps({name: {f.name: f.default for f in fields(cfg) if f.default is not MISSING}
+                                              for name, cfg in configs.items()}))
+            check_resumable(self.path, self.configs, defaults)
             for tmp in self.path.glob("*.tmp"):  # what a SIGKILL left half-written
                 tmp.unlink()
         elif (self.path / CHECKPOINT).exists() and not overwrite:
@@ -187,14 +189,18 @@ def check_out(out: Path, overwrite: bool) -> None:
             raise ValueError(f"--out {out} holds a run already: --overwrite replaces it once this run finishes")
 
 
-def check_resumable(partial: Path, config_json: dict) -> None:
-    """``partial`` holds a checkpoint, made with ``config_json`` but perhaps another number of steps."""
+def check_resumable(partial: Path, config_json: dict, defaults: dict | None = None) -> None:
+    """``partial`` holds a checkpoint, made with ``config_json`` but perhaps another number of steps. A field its
+    saved config lacks (a switch added to the code since) counts as unchanged at its value in ``defaults``."""
     if not (partial / CHECKPOINT).is_file():
         raise ValueError(f"--resume: {partial} holds no checkpoint (none saved yet, or the run finished): "
                          "start again without --resume")
     saved = json.loads((partial / "config.json").read_text())
+    def saved_value(section: str, k: str):
+        return saved.get(section, {}).get(k, (defaults or {}).get(section, {}).get(k, "<absent>"))
+
     changed = [f"{section}.{k}" for section, values in config_json.items() for k, v in values.items()
-               if k != "steps" and saved.get(section, {}).get(k, "<absent>") != v]
+               if k != "steps" and saved_value(section, k) != v]
     if changed:
         raise ValueError(f"--resume: {', '.join(changed)} differ from {partial / 'config.json'}: resume with the "
                          "flags the run started with (only --steps may change)")
