@@ -1,7 +1,8 @@
 """minigrpo: GRPO (DeepSeekMath, Shao et al. 2024) from scratch, step by step.
 
-The package root is the lesson, read in this order: tokenizer, model, task, rewards, masked, warmup, evaluate, then
-``grpo/`` (one file per step of the paper's loop, then its loop) and ``ppo/`` (the same loop with a critic).
+The package root is the lesson, read in this order: tokenizer, model, task, rewards, masked, warmup, evaluate,
+policy_gradient (REINFORCE, what the clipped surrogate starts from), then ``grpo/`` (one file per step of the paper's
+loop, then its loop) and ``ppo/`` (the same loop with a critic).
 Everything added to it (variants, learned reward models, the fast path, torchrun, the command line, experiments)
 is in ``minigrpo/lab``, which imports the lesson and is never imported by it.
 

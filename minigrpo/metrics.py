@@ -1,4 +1,4 @@
-"""What the GRPO and PPO loops log each step (README, "Logged metrics"): one definition for both."""
+"""What the GRPO and PPO loops log each step (docs/conventions.md, "Logged metrics"): one definition for both."""
 
 from __future__ import annotations
 

@@ -41,7 +41,8 @@ def sampled_reward():
 
 def pytest_addoption(parser):
     parser.addoption("--student", default=None, metavar="EXERCISE_OR_FILE",
-                     help="grade your own version of a step: an exercise of minigrpo/exercises/ or a .py file")
+                     help="grade your own version of a function: the path of your file (make exercise NAME=... "
+                     "copies a template to runs/exercises/NAME.py), or an exercise's name for its untouched template")
 
 
 def pytest_configure(config):

@@ -2,7 +2,9 @@
 
 The lab resolves its switches into functions before the first step; at the defaults every function it picks must
 be the paper's, and nothing the lab adds (resuming, the non-finite stop, the world of one process) may change a bit.
-So the two can never drift apart: a change to either loop that the other lacks fails here.
+So the two can never drift apart: a change to either loop that the other lacks fails here. The GRPO test also grades
+the train_grpo assignment (``make exercise NAME=train_grpo``): the lab's loop calls the steps itself, never
+train_grpo, so it stays the reference when a student's train_grpo is swapped in.
 """
 
 import copy
@@ -43,10 +45,15 @@ def test_the_lab_loop_at_its_defaults_is_the_papers_grpo_loop(easy_warm_start, p
                log=paper_records.append, progress=False)
     train(lab_policy, LabGRPOConfig(**SETTINGS, **paper_settings), problems, problems[:6], log=lab_records.append,
           progress=False)
+    # the weights first, then the metrics: a student's train_grpo (make exercise NAME=train_grpo) is told which
+    # of the two it gets wrong
+    assert same_weights(lab_policy, paper_policy), "the two loops end with different policies"
+    assert not same_weights(lab_policy, model)  # it trained
     assert len(paper_records) == SETTINGS["steps"] + 1
     assert without_seconds(lab_records) == without_seconds(paper_records)
-    assert same_weights(lab_policy, paper_policy)
-    assert not same_weights(lab_policy, model)  # it trained
+
+
+GRADER = test_the_lab_loop_at_its_defaults_is_the_papers_grpo_loop  # grades make exercise NAME=train_grpo
 
 
 def test_the_lab_loop_at_its_defaults_is_the_textbook_ppo_loop(easy_warm_start):

@@ -21,6 +21,22 @@ def test_token_logprobs_equal_a_manual_softmax_of_the_logits(tiny_model):
         torch.testing.assert_close(logp[0, t], expected)
 
 
+def test_each_token_is_scored_by_the_prefix_before_it_run_alone(tiny_model):
+    """The definition itself, log pi(o_t | q, o_<t): the model run on q, o_<t only, its last logits at temperature
+    0.7. No position of a longer sequence is read, so a score one position early or late cannot agree with it."""
+    prompts, completions = ["12+3:", "4-56+7:"], [encode("12+3=15;") + [EOS_ID], encode("4-56=-52;") + [EOS_ID]]
+    prompt, valid = encode_prompts(prompts)  # the first one left-padded
+    T = max(map(len, completions))
+    completion = torch.tensor([tokens + [PAD_ID] * (T - len(tokens)) for tokens in completions])
+    logp = token_logprobs(tiny_model, prompt, valid, completion, temperature=0.7)
+    for n, (text, tokens) in enumerate(zip(prompts, completions)):
+        alone, _ = encode_prompts([text])  # this prompt without padding
+        for t, token in enumerate(tokens):
+            prefix = torch.cat([alone, torch.tensor([tokens[:t]], dtype=alone.dtype)], 1)
+            last = tiny_model(prefix, torch.ones_like(prefix, dtype=torch.bool))[0, -1]
+            torch.testing.assert_close(logp[n, t], torch.log_softmax(last / 0.7, -1)[token])
+
+
 def test_temperature_divides_the_logits(tiny_model):
     prompt, valid = encode_prompts(["1+2:"])
     completion = torch.tensor([encode("1+2=3")])

@@ -17,7 +17,7 @@ ROOT = readme.ROOT
 
 def fingerprint() -> dict[str, str]:
     """sha256 of every file the full pipeline writes in the repository."""
-    paths = [ROOT / "README.md", *(ROOT / "data").iterdir(), *(ROOT / "figures").iterdir()]
+    paths = [*readme.documents(), *(ROOT / "data").iterdir(), *(ROOT / "figures").iterdir()]
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.is_file()}
 
 
@@ -52,11 +52,12 @@ def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
         assert (out / "data" / name).is_file(), name
     for name in ("grpo_learning_curves.png", "results_seeds.png"):
         assert (out / "figures" / name).is_file(), name
-    text = (out / "README.md").read_text()
+    texts = {path: path.read_text() for path in readme.documents(out)}  # its own copy of README.md and docs/*.md
+    assert [path.relative_to(out) for path in texts] == [path.relative_to(ROOT) for path in readme.documents()]
     for name, block in readme.blocks(out / "results.json", out / "data").items():
-        assert readme.shown(text, name) == block, name
+        assert readme.shown(texts[readme.holder(texts, name)], name) == block, name
     assert fingerprint() == before
-    # what it took, each piece timed when it was made, in data/reproduce.json and in the README's compute block
+    # what it took, each piece timed when it was made, in data/reproduce.json and in the compute block
     measured = json.loads((out / "data" / "reproduce.json").read_text())
     assert measured == log["measured"] and list(measured["seconds"]) == list(Reproduction.STAGES[:-1])
     assert measured["total"] == pytest.approx(sum(measured["seconds"].values()))
@@ -69,7 +70,8 @@ def test_quick_reproduction_runs_every_stage_and_resumes(tmp_path):
                == r["cpu"]
                for r in trained)
     assert measured["runs"] == len(trained) and measured["not_timed"] == 0
-    assert "Measured: the last `python -m minigrpo reproduce` took" in text
+    compute = readme.shown(texts[readme.holder(texts, "compute")], "compute")
+    assert "Measured: the last `python -m minigrpo reproduce` took" in compute
 
     policies = {p: p.stat().st_mtime_ns for p in (out / "sweeps").glob("*/*/seed0/policy.pt")}
     assert len(policies) == len(every_run) - len(warm_starts)

@@ -14,8 +14,10 @@ and the textbook and never imports from here; the lab imports the lesson and run
     runs.py          a run folder: its config, what its numbers depend on beyond it, the checkpoint, resuming
     cli.py           the command line (``python -m minigrpo``)
     bench/           what a step costs
-    experiments/     the sweep plans, the results file, the README's tables, the reproduce command
+    experiments/     the sweep plans, the results file, the generated tables, the reproduce command
     viz/             figures
-    bugzoo/          real published mistakes, planted one at a time, each caught by a test
-    exercises/       stubs of the steps for students, graded by the steps' tests
+    bugzoo/          real published mistakes, planted one at a time, each caught by a test; one hidden for a
+                     student to hunt; what each does to training
+    exercises/       templates of the steps and two assignments (the loop, the log-probs) for students, copied to
+                     runs/exercises and graded there by the package's tests
 """

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..config import ModelConfig, TaskConfig, WarmupConfig, default_of
 from .config import QUICK, BenchConfig, LabGRPOConfig, LabPPOConfig, RewardModelConfig
+from .exercises import EXERCISES, STUDENT_DIR
 from .experiments.plans import PLANS, SEEDS, task_of
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"  # task.DATA_DIR: --help imports no task.py, which loads torch
@@ -261,11 +262,35 @@ def cmd_reproduce(args) -> None:
                                args.quick)))
 
 
+def cmd_exercise(args) -> int:
+    from .exercises import grade
+
+    return grade(args.name, Path(args.folder))
+
+
 def cmd_bugzoo(args) -> int:
     from .bugzoo.run import format_catalogue, run_zoo
 
+    if args.seed is not None and not args.mystery:
+        raise ValueError("--seed chooses the bug of --mystery")
     if args.list:
         print(format_catalogue(args.bug))
+        return 0
+    if args.mystery or args.reveal:
+        from .bugzoo.mystery import hunt, plant_mystery, reveal
+
+        if args.bug:
+            raise ValueError("--mystery chooses its bug itself (--seed N for a reproducible choice); --bug is for the "
+                             "zoo, --list and --effects")
+        if args.mystery:
+            plant_mystery(Path(args.dir), args.seed)
+        print(hunt(Path(args.dir)) if args.mystery else reveal(Path(args.dir)))
+        return 0
+    if args.effects:
+        from .bugzoo.effects import format_effects, measure
+
+        results = measure(args.bug, args.steps, args.test_problems, tuple(args.mu), Path(args.out), args.extra.split())
+        print("\n" + format_effects(results))
         return 0
     return run_zoo(args.bug, quick=args.quick)
 
@@ -346,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", default="runs/grpo", help="the GRPO run folder")
     p.add_argument("--ppo-run", default="runs/ppo", help="adds the GRPO-vs-PPO and token-credit figures if present")
     p.add_argument("--seed", type=int, default=0, help="seed for the completions of the token-credit figure")
-    p.add_argument("--out", help="folder to write the PNGs into (default: the --run folder; the README's figures "
+    p.add_argument("--out", help="folder to write the PNGs into (default: the --run folder; the book's figures "
                    "are in figures/)")
     p.set_defaults(func=cmd_figures)
 
@@ -366,16 +391,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("reproduce", help="rebuild everything: splits, warm start, reward models, every run, "
-                       "figures, notebooks, README tables (hours); --quick: the same at toy size (minutes)")
+                       "figures, notebooks, generated tables (hours); --quick: the same at toy size (minutes)")
     p.add_argument("--quick", action="store_true", help="toy sizes, everything inside --out, the repository untouched")
     p.add_argument("--out", help="work folder; a stopped run resumes from it (default: runs/reproduce[-quick])")
     p.set_defaults(func=cmd_reproduce)
 
+    p = sub.add_parser("exercise", help="grade your own version of one function of the package: the first time, "
+                       "copy its template to FOLDER/NAME.py, yours to edit (never overwritten), then run the "
+                       "function's tests on that copy; exit 0 if they all pass")
+    p.add_argument("name", choices=list(EXERCISES), metavar="NAME", help=f"the exercise: {', '.join(EXERCISES)}")
+    p.add_argument("--folder", default=str(STUDENT_DIR), help="where your copies are (default: runs/exercises of "
+                   "the repository, ignored by git)")
+    p.set_defaults(func=cmd_exercise)
+
     p = sub.add_parser("bugzoo", help="plant each catalogued real-world bug in a copy of the package and show "
                        "which test catches it; exit 1 if one survives")
     p.add_argument("--bug", nargs="+", metavar="NAME", help="only these bugs (default: the whole catalogue)")
-    p.add_argument("--list", action="store_true", help="print the catalogue (source, tests, what each bug does)")
-    p.add_argument("--quick", action="store_true", help="only check that every mutation applies and compiles")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--list", action="store_true", help="print the catalogue (source, tests, what each bug does)")
+    mode.add_argument("--quick", action="store_true", help="only check that every mutation applies and compiles")
+    mode.add_argument("--mystery", action="store_true", help="plant one bug, chosen at random and not named, in a "
+                      "copy of the repository in --dir, and print how to hunt it; replaces an earlier mystery")
+    mode.add_argument("--reveal", action="store_true", help="name the mystery bug of --dir, with its diff")
+    mode.add_argument("--effects", action="store_true", help="measure what each bug does to a short training run "
+                      "next to the same run without it, at each --mu; resumable, results in --out (at the defaults "
+                      "about half an hour on 2 cores)")
+    p.add_argument("--seed", type=int, help="--mystery: the seed of the choice, for the same bug again")
+    p.add_argument("--dir", default="runs/mystery", help="--mystery, --reveal: the copy's folder (default: "
+                   "runs/mystery, ignored by git)")
+    p.add_argument("--steps", type=int, default=40, help="--effects: training steps per run (default: 40)")
+    p.add_argument("--test-problems", type=int, default=200, help="--effects: held-out problems evaluated before "
+                   "and after, the first of the test split (default: 200)")
+    p.add_argument("--mu", type=int, nargs="+", default=[1, 2], help="--effects: the inner steps per batch to "
+                   "measure at (default: 1 2)")
+    p.add_argument("--out", default=str(DATA_DIR / "bugzoo_effects.json"), help="--effects: the results file; a "
+                   "result already there is not measured again (default: data/bugzoo_effects.json)")
+    p.add_argument("--extra", default="", help="--effects: flags added to every run, e.g. '--prompts-per-step 8'")
     p.set_defaults(func=cmd_bugzoo)
     return parser
 

@@ -70,6 +70,33 @@ def copy_package(dest: Path) -> None:
     (dest / "data").symlink_to(ROOT / "data", target_is_directory=True)  # task.DATA_DIR: next to the package
 
 
+# What copy_repository leaves out: git's own folder, the environment, run outputs, the data (linked instead), caches
+# and built files, none of which the tests read as code.
+NOT_COPIED = (".git", ".venv", "runs", "data", "__pycache__", "*.pyc", ".*_cache", ".hypothesis", "*.egg-info",
+              ".ipynb_checkpoints", "_build")
+
+
+def copy_repository(dest: Path) -> None:
+    """``copy_package`` and every other file of the checkout (README.md, docs/, notebooks/, the Makefile, ...), so
+    that the whole test suite runs in the copy as it does in the repository."""
+    copy_package(dest)
+    skip = shutil.ignore_patterns(*NOT_COPIED)
+    for entry in sorted(ROOT.iterdir()):
+        if (dest / entry.name).exists() or skip(str(ROOT), [entry.name]):
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, dest / entry.name, ignore=skip)
+        else:
+            shutil.copy2(entry, dest / entry.name)
+
+
+def imported_from(root: Path) -> str:
+    """Where ``import minigrpo`` resolves with PYTHONPATH at ``root`` (a copy): the file, or the error's end."""
+    where = subprocess.run([sys.executable, "-c", "import minigrpo; print(minigrpo.__file__)"], cwd=root,
+                           env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True)
+    return where.stdout.strip() or where.stderr[-200:]
+
+
 def first_failure(output: str) -> str:
     """The node id of the first FAILED or ERROR line of pytest's short summary (``-rfE``)."""
     found = re.search(r"^(?:FAILED|ERROR) (\S+)", output, re.MULTILINE)
@@ -86,11 +113,9 @@ def run_bug(bug: Bug, quick: bool = False) -> Outcome:
             py_compile.compile(str(root / "minigrpo" / bug.file), doraise=True)
             return Outcome(bug, "planted", "-", time.perf_counter() - start)
         env = {**os.environ, "PYTHONPATH": str(root)}
-        where = subprocess.run([sys.executable, "-c", "import minigrpo; print(minigrpo.__file__)"], cwd=root,
-                               env=env, capture_output=True, text=True)
-        if not where.stdout.startswith(str(root)):  # the tests would run on the unmutated install
-            return Outcome(bug, "error", f"minigrpo imported from {where.stdout.strip() or where.stderr[-200:]}",
-                           time.perf_counter() - start)
+        where = imported_from(root)
+        if not where.startswith(str(root)):  # the tests would run on the unmutated install
+            return Outcome(bug, "error", f"minigrpo imported from {where}", time.perf_counter() - start)
         # --color=no: under Jupyter pytest colours its summary, and the escape codes hide the FAILED lines
         proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rfE",
                                "--color=no", *bug.tests], cwd=root, env=env, capture_output=True, text=True,

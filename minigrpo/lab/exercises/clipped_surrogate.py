@@ -3,7 +3,8 @@
     min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A)
 
 for both signs of A: with A > 0 the gradient stops above 1 + eps, with A < 0 below 1 - eps.
-Grade it: python -m pytest tests/test_step4_ratio_clip.py --student clipped_surrogate
+Grade it: make exercise NAME=clipped_surrogate. It grades runs/exercises/clipped_surrogate.py, your copy of
+the template minigrpo/lab/exercises/clipped_surrogate.py, made the first time: edit the copy, never the template.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
     loss   = mean over completions of the mean over real tokens of 1/2 max((V - R)^2, (V_clip - R)^2)
 
 Padding (mask False) must not reach the loss or its gradient, even if it holds NaN.
-Grade it: python -m pytest tests/test_ppo_value_loss.py --student clipped_value_loss
+Grade it: make exercise NAME=clipped_value_loss. It grades runs/exercises/clipped_value_loss.py, your copy of
+the template minigrpo/lab/exercises/clipped_value_loss.py, made the first time: edit the copy, never the template.
 """
 
 from __future__ import annotations

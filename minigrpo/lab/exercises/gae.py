@@ -6,7 +6,8 @@
 
 mask is True on a prefix of each row (the completion); A and R are 0 on padding, and padding values
 (anything, even NaN) must not reach a real token.
-Grade it: python -m pytest tests/test_ppo_gae.py --student gae
+Grade it: make exercise NAME=gae. It grades runs/exercises/gae.py, your copy of
+the template minigrpo/lab/exercises/gae.py, made the first time: edit the copy, never the template.
 """
 
 from __future__ import annotations

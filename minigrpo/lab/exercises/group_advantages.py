@@ -4,7 +4,8 @@
 
 std is the sample std (divide by G - 1), eps is added to it, and a group whose rewards are all
 equal gets exactly 0 (no signal, and no 1e-13 left over by rounding).
-Grade it: python -m pytest tests/test_step3_group_norm.py --student group_advantages
+Grade it: make exercise NAME=group_advantages. It grades runs/exercises/group_advantages.py, your copy of
+the template minigrpo/lab/exercises/group_advantages.py, made the first time: edit the copy, never the template.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
     J = 1/G sum_i 1/|o_i| sum_t { surrogate_{i,t} - beta * KL_{i,t} }      then the mean over prompts
 
 Only the real tokens of each completion count (mask True); padding must not enter any sum or count.
-Grade it: python -m pytest tests/test_step6_objective.py --student grpo_objective
+Grade it: make exercise NAME=grpo_objective. It grades runs/exercises/grpo_objective.py, your copy of
+the template minigrpo/lab/exercises/grpo_objective.py, made the first time: edit the copy, never the template.
 """
 
 from __future__ import annotations

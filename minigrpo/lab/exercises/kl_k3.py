@@ -3,7 +3,8 @@
     k3 = pi_ref / pi_theta - log(pi_ref / pi_theta) - 1
 
 from log-probabilities (logp of pi_theta, ref_logp of pi_ref). Mind the direction of the ratio.
-Grade it: python -m pytest tests/test_step5_kl.py --student kl_k3
+Grade it: make exercise NAME=kl_k3. It grades runs/exercises/kl_k3.py, your copy of
+the template minigrpo/lab/exercises/kl_k3.py, made the first time: edit the copy, never the template.
 """
 
 from __future__ import annotations

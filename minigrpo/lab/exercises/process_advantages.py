@@ -5,7 +5,8 @@
 
 so a token gets the normalized rewards of its own step and of every later one. normalize_step_rewards
 (imported below) does the first line; write the second.
-Grade it: python -m pytest tests/test_step3_process_advantages.py --student process_advantages
+Grade it: make exercise NAME=process_advantages. It grades runs/exercises/process_advantages.py, your copy of
+the template minigrpo/lab/exercises/process_advantages.py, made the first time: edit the copy, never the template.
 """
 
 from __future__ import annotations

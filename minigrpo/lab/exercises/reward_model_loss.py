@@ -4,7 +4,8 @@
 
 with s the model's logit at a position and y its label in [0, 1] (0/1, or a soft fraction). Positions whose
 weight is 0 are padding: they must not count, whatever logit or label sits there.
-Grade it: python -m pytest tests/test_reward_model.py --student reward_model_loss
+Grade it: make exercise NAME=reward_model_loss. It grades runs/exercises/reward_model_loss.py, your copy of
+the template minigrpo/lab/exercises/reward_model_loss.py, made the first time: edit the copy, never the template.
 """
 
 from __future__ import annotations

@@ -6,18 +6,19 @@
     3 reward models   data/orm.pt, data/prm.pt, trained on the new warm start's completions
     4 runs            every sweep plan (plans.py), seed 0 of all first, then more: one record per run in results.json
     5 checkpoints     the seed-0 runs' policies become data/grpo_policy.pt, ppo_policy.pt (+ critic), grpo_orm_policy.pt
-    6 figures         the README's figures, from those runs and the results file
+    6 figures         the book's figures, from those runs and the results file
     7 notebooks       every notebook executed in place, so its outputs show the new numbers
-    8 README          the generated tables (readme.py), with what the stages before took (data/reproduce.json)
+    8 tables          the generated blocks of README.md and docs/*.md (readme.py), with what the stages before took
+                      (data/reproduce.json)
 
 Each stage leaves its output in the work folder (``runs/reproduce``); a warm start, reward model or run that is
 there is not trained again (the cheap stages are simply redone), so a stopped reproduction resumes: run the same
 command. The results file is a fresh one in
 the work folder (a new warm start makes every old record stale) and replaces data/results.json when the runs are
-done. Everything is deterministic on one kind of CPU; another kind rounds differently (README, Results).
+done. Everything is deterministic on one kind of CPU; another kind rounds differently (docs/results.md).
 
 ``--quick`` runs the same stages at toy size into its own folder (its own data/, results, figures and a copy of the
-README), leaving the repository untouched: a check that the pipeline works, in a few minutes, not a result.
+README and docs/), leaving the repository untouched: a check that the pipeline works, in a few minutes, not a result.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class Reproduction:
         self.sizes = QUICK if quick else Sizes()
         self.data = self.work / "data" if quick else DATA_DIR
         self.figures = self.work / "figures" if quick else ROOT / "figures"
-        self.readme = self.work / "README.md" if quick else ROOT / "README.md"
+        self.documents = self.work if quick else ROOT  # README.md and docs/*.md, whose generated blocks stage 8 writes
         self.results = self.work / "results.json"
         self.log = self.work / "reproduce.json"  # each stage's seconds, and what the warm start compared to
 
@@ -127,7 +128,7 @@ class Reproduction:
                 print(f"{method}: " + ("a new one (none was there to compare with)" if replaced is None else
                                        "bit for bit the same as the one it replaces" if replaced == new else
                                        "DIFFERENT from the one it replaces (a changed recipe, or another kind of CPU "
-                                       "or number of threads, which rounds differently: README, Results); every run "
+                                       "or number of threads, which rounds differently: docs/results.md); every run "
                                        "below is trained from the new one"), flush=True)
                 self.note(method if method != "warmup" else "warm_start",
                           {"replaced_sha256": replaced, "sha256": new, "bit_for_bit": replaced == new})
@@ -193,16 +194,18 @@ class Reproduction:
             execute(notebook, self.figures)
 
     def tables(self) -> None:
-        if self.quick:
-            shutil.copyfile(ROOT / "README.md", self.readme)
-        changed = readme.update_readme(self.readme, self.results, self.data)
-        print(f"README: regenerated {', '.join(changed) or 'nothing (all current)'}", flush=True)
+        if self.quick:  # a copy of the documents to write into
+            (self.documents / "docs").mkdir(parents=True, exist_ok=True)
+            for path in readme.documents(ROOT):
+                shutil.copyfile(path, self.documents / path.relative_to(ROOT))
+        changed = readme.update_documents(self.documents, self.results, self.data)
+        print(f"README.md and docs/: regenerated {', '.join(changed) or 'nothing (all current)'}", flush=True)
 
     def measured(self, seconds: dict) -> dict:
         """What the reproduction took, stage by stage, each piece timed when it was made: each warm start,
         reward model and run by its own record (so a reproduction resumed over several invocations counts what the
         earlier ones made; a run resumed after a stop counts from its resume on); the cheap stages, redone at every
-        invocation, by this one's seconds. The README's tables (a second) come after, so they are not in it."""
+        invocation, by this one's seconds. The generated tables (a second) come after, so they are not in it."""
         def timed(path: Path) -> float | None:
             return float(path.read_text()) if path.exists() else None
 
@@ -233,7 +236,7 @@ class Reproduction:
         begin = time.perf_counter()
         seconds = {}
         for i, stage in enumerate(self.STAGES, 1):
-            if stage == "tables":  # the README says what the stages before it took: data/reproduce.json
+            if stage == "tables":  # the compute block says what the stages before it took: data/reproduce.json
                 measured = self.measured(seconds)
                 self.note("measured", measured)
                 tmp = self.data / "reproduce.json.tmp"

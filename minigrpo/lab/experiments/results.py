@@ -3,7 +3,7 @@
 A sweep (sweep.py) writes a run's record as soon as the run finishes: its plan and method, seed, command and
 flags, held-out accuracy at every evaluation with the wall-clock time it was reached at, the final policy's
 greedy, process-verified and sampled pass@k accuracy, its metrics in windows of steps, and the CPU it ran on.
-The README's tables and the notebooks read this file and nothing else, so every number they show can be
+The generated tables and the notebooks read this file and nothing else, so every number they show can be
 traced to a record, and `python -m minigrpo reproduce` rebuilds the file from scratch.
 
 The file holds one record per line inside a JSON list, so that a diff shows which runs changed.

@@ -1,7 +1,7 @@
-"""The README's tables of results, each generated from the results file (results.py) by one function here.
+"""The tables of results, each generated from the results file (results.py) by one function here.
 
-readme.py puts them into the README, with the blocks that come from the code and the checkpoints, and
-tests/test_readme.py fails when the README shows another table than these functions generate.
+readme.py puts them into the README and the book's pages (docs/*.md), with the blocks that come from the code and
+the checkpoints, and tests/test_readme.py fails when a document shows another table than these functions generate.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def credit_table(path: Path = res.RESULTS, plan: str = "credit") -> str:
     return "\n".join(lines)
 
 
-# The family of tests the README declares: every credit method against GRPO outcome, on each task, each metric.
+# The family of tests docs/credit.md declares: every credit method against GRPO outcome, on each task, each metric.
 METRICS = [("mean accuracy over training (primary)", lambda s, r: s["auc"]),
            ("final accuracy", lambda s, r: res.final_accuracy(r)),
            ("steps to +10 points", lambda s, r: s["+10"]["steps"]),

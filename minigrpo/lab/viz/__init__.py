@@ -2,5 +2,5 @@
 
     plots.py          learning curves, GRPO vs PPO, accuracy against time, token-credit strips
     token_credit.py   four kinds of per-token credit on the same completions (GRPO outcome / process, critic, GAE)
-    figures.py        ``python -m minigrpo figures``: the README's figures from run folders
+    figures.py        ``python -m minigrpo figures``: the book's figures from run folders
 """

@@ -1,5 +1,5 @@
 """``python -m minigrpo figures``: a GRPO run's figures (with a PPO run, the comparison too), drawn into the run's
-folder unless ``--out`` names another (``--out figures``: the README's)."""
+folder unless ``--out`` names another (``--out figures``: the book's)."""
 
 from __future__ import annotations
 
