@@ -337,3 +337,17 @@ def test_the_credit_page_says_no_critic_recipe_reaches_half_only_while_none_does
     says("credit", "no recipe trained so far brings the critic to half of V_MC's drop at any step index before the "
          "answer")
     assert max(shares) < 0.5, "a critic recipe reaches half of V_MC's drop: the credit page must say so"
+
+
+def test_the_zoo_effects_paragraph_states_the_settings_and_the_clip_bugs_at_one_inner_step():
+    from minigrpo.lab.bugzoo import effects
+
+    temperature = effects.SETTINGS["grpo T=0.7"].flags[effects.SETTINGS["grpo T=0.7"].flags.index("--temperature") + 1]
+    says("course", f"a temperature of {temperature}", "at one and at two inner steps per batch")
+    assert sorted({r["mu"] for r in json.loads(effects.RESULTS.read_text())["runs"].values()}) == [1, 2]
+    measured = json.loads(effects.RESULTS.read_text())["runs"]
+    for name in ("clip-min-of-ratios", "clip-without-min", "clip-with-max"):
+        run, base = (next(r for r in measured.values() if (r["bug"], r["setting"], r["mu"]) == (bug, "grpo", 1))
+                     for bug in (name, None))
+        assert run["accuracy"] == base["accuracy"] and run["kl"] == base["kl"], name  # bit for bit: same numbers
+    says("course", "At one inner step each of the clip's bugs trains bit for bit as the package does")
